@@ -1,0 +1,52 @@
+# The commands the README names. `make demo` and `make test` do all set-up on a
+# fresh Debian bookworm machine (they run `deps`, which installs what is missing).
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+PYTHON     := /usr/bin/python3
+VENV       := .venv
+VENV_PY    := $(VENV)/bin/python
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TRAINER    := $(BUILD)/trainer/skiptrain
+
+# Every Debian package the project needs: build, tests, benchmarks and the demo data.
+DEB_PACKAGES := build-essential cmake ninja-build ccache libtorch-dev python3-torch \
+  pybind11-dev libcli11-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev \
+  python3-pytest python3-numpy python3-matplotlib python3-venv python3-pip python3-setuptools \
+  libopenblas0-pthread dataset-fashion-mnist
+
+.PHONY: deps build venv test test-cpp test-python demo bench clean
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The Python package installed into a venv that sees Debian's torch, from the same build.
+venv: build
+	[ -x $(VENV_PY) ] || $(PYTHON) -m venv --system-site-packages $(VENV)
+	SKIPTRAIN_BUILD_DIR=$(abspath $(BUILD)) $(VENV_PY) -m pip install -q --no-build-isolation --no-deps --no-index .
+
+test-cpp: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-python: venv
+	cd tests/python && SKIPTRAIN_TRAINER=$(abspath $(TRAINER)) ../../$(VENV_PY) -m pytest -q
+
+test: test-cpp test-python
+
+demo: build
+	$(TRAINER) train --model lenet5 --dataset fashion-mnist --epochs 1
+
+bench: build venv
+	$(VENV_PY) benchmarks/compare_pytorch.py --trainer $(TRAINER)
+
+clean:
+	rm -rf $(BUILD) $(VENV) python/skiptrain/lib

@@ -1,0 +1,45 @@
+// Shape recorder for the cost ledger: while a ShapeRecorder is active on this
+// thread, every skiptrain conv and linear layer reports the shapes of one forward
+// call. Cost tables are built from these records, never guessed.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace skiptrain::cost {
+
+// What one conv2d or linear call saw: enough to count its MACs.
+struct LayerRecord {
+  const torch::nn::Module* module = nullptr;
+  std::string kind;                    // "conv2d" or "linear"
+  std::vector<int64_t> input_shape;    // [N, C_in, H, W] or [N, in]
+  std::vector<int64_t> weight_shape;   // [C_out, C_in/groups, kh, kw] or [out, in]
+  std::vector<int64_t> output_shape;   // [N, C_out, H_out, W_out] or [N, out]
+  int64_t groups = 1;
+  bool input_requires_grad = false;    // false for the first layer: no backward-to-input
+  bool weight_requires_grad = true;
+};
+
+// Collects LayerRecords from the layers that run on this thread while it lives.
+class ShapeRecorder {
+ public:
+  ShapeRecorder();
+  ~ShapeRecorder();
+  ShapeRecorder(const ShapeRecorder&) = delete;
+  ShapeRecorder& operator=(const ShapeRecorder&) = delete;
+
+  const std::vector<LayerRecord>& records() const { return records_; }
+
+  // Called by layers; a no-op (one thread-local load) when no recorder is active.
+  static void record(const torch::nn::Module* module, const char* kind, const torch::Tensor& input,
+                     const torch::Tensor& weight, const torch::Tensor& output, int64_t groups);
+
+ private:
+  std::vector<LayerRecord> records_;
+  ShapeRecorder* previous_;
+};
+
+}  // namespace skiptrain::cost

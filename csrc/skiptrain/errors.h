@@ -1,0 +1,16 @@
+// Errors the user can fix (bad files, flags, checkpoints). Front ends print the
+// message on one line and exit non-zero; anything else is a bug.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace skiptrain {
+
+// Raised for bad input: the message names the file or flag, what was expected and what was found.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace skiptrain

@@ -1,0 +1,46 @@
+// skiptrain's 2-d convolution layer: same parameters and state_dict keys as
+// torch.nn.Conv2d ("weight", "bias"), reports its shapes to the cost ledger, and is
+// the layer that Error Map Pruning and quantization configure.
+#pragma once
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+namespace skiptrain::nn {
+
+// Geometry of a Conv2d; square kernels, strides, paddings and dilations.
+struct Conv2dOptions {
+  Conv2dOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size) {}
+  int64_t in_channels;
+  int64_t out_channels;
+  int64_t kernel_size;
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;
+  bool bias = true;
+
+  Conv2dOptions& with_stride(int64_t v) { stride = v; return *this; }
+  Conv2dOptions& with_padding(int64_t v) { padding = v; return *this; }
+  Conv2dOptions& with_dilation(int64_t v) { dilation = v; return *this; }
+  Conv2dOptions& with_groups(int64_t v) { groups = v; return *this; }
+  Conv2dOptions& with_bias(bool v) { bias = v; return *this; }
+};
+
+class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
+ public:
+  explicit Conv2dImpl(Conv2dOptions options);
+  // (Re)initialises weight and bias as torch.nn.Conv2d does (Kaiming-uniform, a = sqrt(5)).
+  void reset() override;
+  // input [N, C_in, H, W] -> [N, C_out, H_out, W_out]
+  torch::Tensor forward(const torch::Tensor& input);
+
+  Conv2dOptions options;
+  torch::Tensor weight;  // [C_out, C_in/groups, k, k]
+  torch::Tensor bias;    // [C_out] or undefined
+};
+TORCH_MODULE(Conv2d);
+
+}  // namespace skiptrain::nn

@@ -1,0 +1,3 @@
+#include "skiptrain/skiptrain.h"
+#include <iostream>
+int main() { std::cout << skiptrain::version() << "\n"; }
