@@ -1,0 +1,42 @@
+// Stochastic gradient descent with momentum and weight decay, with the update
+// rule of torch.optim.SGD (dampening 0, no Nesterov). skiptrain owns its
+// optimizer so that its whole state is a TensorState and resume is exact.
+#pragma once
+
+#include "skiptrain/state.h"
+
+#include <torch/types.h>
+
+#include <vector>
+
+namespace skiptrain::train {
+
+struct SgdOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+};
+
+class Sgd {
+ public:
+  Sgd(std::vector<torch::Tensor> parameters, SgdOptions options);
+
+  // Sets every parameter's gradient to undefined (cheaper than zeroing).
+  void zero_grad();
+  // p <- p - lr * v, v <- momentum * v + (g + weight_decay * p); parameters without a gradient are skipped.
+  void step();
+
+  double lr() const { return options_.lr; }
+  void set_lr(double lr) { options_.lr = lr; }
+
+  // Momentum buffers ("momentum.<i>") and the learning rate.
+  TensorState state() const;
+  void load_state(const TensorState& state, const std::string& what);
+
+ private:
+  std::vector<torch::Tensor> parameters_;
+  std::vector<torch::Tensor> momentum_;  // undefined until the parameter's first step
+  SgdOptions options_;
+};
+
+}  // namespace skiptrain::train
