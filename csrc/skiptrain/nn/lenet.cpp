@@ -1,0 +1,74 @@
+// LeNet-5 and the slim LeNet filter; see lenet.h for the layer lists.
+#include "skiptrain/nn/lenet.h"
+
+#include "skiptrain/errors.h"
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace skiptrain::nn {
+namespace {
+
+// Side of a square map after a conv (kernel k, stride s, padding p).
+int64_t conv_out(int64_t size, int64_t k, int64_t s, int64_t p) { return (size + 2 * p - k) / s + 1; }
+
+void check_spec(const ModelSpec& spec, const char* model) {
+  if (spec.in_channels < 1 || spec.num_classes < 1 || spec.image_size < 1)
+    throw InputError(std::string(model) + ": in_channels (" + std::to_string(spec.in_channels) +
+                     "), image_size (" + std::to_string(spec.image_size) + ") and num_classes (" +
+                     std::to_string(spec.num_classes) + ") must be positive");
+}
+
+void check_side(int64_t side, const ModelSpec& spec, const char* model) {
+  if (side < 1)
+    throw InputError(std::string(model) + ": image_size " + std::to_string(spec.image_size) +
+                     " (--image-size) is too small for its convolutions and pools");
+}
+
+torch::Tensor pool2(const torch::Tensor& x) { return torch::max_pool2d(x, {2, 2}, {2, 2}); }
+
+}  // namespace
+
+LeNet5Impl::LeNet5Impl(const ModelSpec& spec) {
+  check_spec(spec, "lenet5");
+  // LeNet-5 was designed for 32x32 inputs: pad smaller images up to that (2 for MNIST's 28x28).
+  const int64_t padding = spec.image_size < 32 ? (32 - spec.image_size) / 2 : 0;
+  int64_t side = conv_out(spec.image_size, 5, 1, padding) / 2;
+  side = conv_out(side, 5, 1, 0) / 2;
+  check_side(side, spec, "lenet5");
+  conv1 = register_module("conv1", Conv2d(Conv2dOptions(spec.in_channels, 6, 5).with_padding(padding)));
+  conv2 = register_module("conv2", Conv2d(Conv2dOptions(6, 16, 5)));
+  fc1 = register_module("fc1", Linear(16 * side * side, 120));
+  fc2 = register_module("fc2", Linear(120, 84));
+  fc3 = register_module("fc3", Linear(84, spec.num_classes));
+}
+
+torch::Tensor LeNet5Impl::forward(torch::Tensor images) {
+  auto x = pool2(torch::relu(conv1->forward(images)));  // [N, 6, 14, 14] for 28x28
+  x = pool2(torch::relu(conv2->forward(x)));            // [N, 16, 5, 5]
+  x = x.flatten(1);
+  x = torch::relu(fc1->forward(x));
+  x = torch::relu(fc2->forward(x));
+  return fc3->forward(x);
+}
+
+LeNetFilterImpl::LeNetFilterImpl(const ModelSpec& spec) {
+  check_spec(spec, "lenet-filter");
+  int64_t side = conv_out(spec.image_size, 3, 2, 1) / 2;
+  side = conv_out(side, 3, 1, 0) / 2;
+  check_side(side, spec, "lenet-filter");
+  conv1 = register_module("conv1", Conv2d(Conv2dOptions(spec.in_channels, 6, 3).with_stride(2).with_padding(1)));
+  conv2 = register_module("conv2", Conv2d(Conv2dOptions(6, 16, 3)));
+  fc1 = register_module("fc1", Linear(16 * side * side, 32));
+  fc2 = register_module("fc2", Linear(32, spec.num_classes));
+}
+
+torch::Tensor LeNetFilterImpl::forward(torch::Tensor images) {
+  auto x = pool2(torch::relu(conv1->forward(images)));  // [N, 6, 7, 7] for 28x28
+  x = pool2(torch::relu(conv2->forward(x)));            // [N, 16, 2, 2]
+  x = torch::relu(fc1->forward(x.flatten(1)));
+  return fc2->forward(x);
+}
+
+}  // namespace skiptrain::nn
