@@ -1,0 +1,175 @@
+// The Early Instance Filter's decisions, self-supervised labels, class weights,
+// threshold control and running metrics; see controller.h.
+#include "skiptrain/filter/controller.h"
+
+#include "skiptrain/errors.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+namespace skiptrain::filter {
+namespace {
+
+FilterOptions validated(FilterOptions options) {
+  options.validate();
+  return options;
+}
+
+// A 1-D tensor of per-instance losses as float64 on the CPU, checked against the expected count.
+torch::Tensor losses_cpu(const torch::Tensor& losses, int64_t expected, const char* name) {
+  if (expected == 0 && (!losses.defined() || losses.numel() == 0)) return torch::empty({0}, torch::kFloat64);
+  TORCH_CHECK(losses.defined() && losses.numel() == expected, "FilterController::observe: ", name, " must hold ",
+              expected, " per-instance losses (one per index of the decision), got ",
+              losses.defined() ? losses.numel() : 0);
+  return losses.detach().reshape({expected}).to(torch::kCPU, torch::kFloat64);
+}
+
+double ratio_of(int64_t num, int64_t den) { return den == 0 ? 0.0 : static_cast<double>(num) / den; }
+
+}  // namespace
+
+FilterController::FilterController(FilterOptions options)
+    : options_(validated(std::move(options))), threshold_(options_) {}
+
+Decision FilterController::decide(const torch::Tensor& filter_logits) const {
+  TORCH_CHECK(filter_logits.defined() && filter_logits.dim() == 2 && filter_logits.size(1) == 2,
+              "FilterController::decide: filter_logits must have shape [m, 2] (index 1 = High), got ",
+              filter_logits.defined() ? filter_logits.sizes() : torch::IntArrayRef{});
+  TORCH_CHECK(filter_logits.is_floating_point(), "FilterController::decide: filter_logits must be floating, got ",
+              filter_logits.scalar_type());
+  // float64 on the CPU: m is small, and the entropy test near entropy_T should not depend on the device.
+  auto log_p = torch::log_softmax(filter_logits.detach().to(torch::kCPU, torch::kFloat64), 1);
+  auto p = log_p.exp();
+  auto p_high = p.select(1, 1);
+  // Binary entropy -sum_c p_c log p_c; p log p -> 0 as p -> 0, and log_softmax stays finite.
+  auto entropy = -(p * log_p).sum(1);
+
+  Decision d;
+  d.incoming = filter_logits.size(0);
+  d.prob_high = p_high.to(torch::kFloat32).contiguous();
+  auto predicted_high = p_high >= 0.5;
+  if (warming_up()) {
+    // Cold start: the filter is untrained, so everything trains the main model and gets a label.
+    d.keep = torch::arange(d.incoming, torch::kInt64);
+    d.query = torch::empty({0}, torch::kInt64);
+  } else {
+    d.keep = torch::nonzero(predicted_high).reshape({-1});
+    d.query = torch::nonzero(predicted_high.logical_not() & (entropy > options_.entropy_threshold)).reshape({-1});
+  }
+  return d;
+}
+
+Feedback FilterController::observe(const Decision& decision, const torch::Tensor& kept_losses,
+                                   const torch::Tensor& query_losses) {
+  TORCH_CHECK(decision.keep.defined() && decision.query.defined() && decision.prob_high.defined(),
+              "FilterController::observe: the decision is incomplete (use one returned by decide())");
+  const int64_t n_keep = decision.keep.numel();
+  const int64_t n_query = decision.query.numel();
+  TORCH_CHECK(decision.prob_high.numel() == decision.incoming && n_keep + n_query <= decision.incoming,
+              "FilterController::observe: the decision's prob_high has ", decision.prob_high.numel(),
+              " entries for ", decision.incoming, " incoming instances and ", n_keep + n_query, " labelled");
+  auto keep_losses = losses_cpu(kept_losses, n_keep, "kept_losses");
+  auto q_losses = losses_cpu(query_losses, n_query, "query_losses");
+
+  Feedback f;
+  f.threshold = threshold_.value();
+  f.labelled = torch::cat({decision.keep.to(torch::kCPU, torch::kInt64).reshape({-1}),
+                           decision.query.to(torch::kCPU, torch::kInt64).reshape({-1})});
+  // NaN losses compare false: such instances are labelled Low and never count as hits.
+  auto keep_high = keep_losses >= f.threshold;
+  f.labels = torch::cat({keep_high, q_losses >= f.threshold}).to(torch::kInt64);
+
+  // Class-weighted loss by the true label, normalised over the batch.
+  const double w_high = 1.0 / options_.ratio;
+  const double w_low = 1.0 / (1.0 - options_.ratio);
+  auto w = torch::where(f.labels == 1, torch::scalar_tensor(w_high, torch::kFloat64),
+                        torch::scalar_tensor(w_low, torch::kFloat64));
+  f.weights = (f.labels.numel() > 0 ? w / w.sum() : w).to(torch::kFloat32);
+
+  // Counts: hits are instances that were kept (= predicted High) and labelled High.
+  const int64_t hits = keep_high.sum().item<int64_t>();
+  const int64_t high = f.labels.sum().item<int64_t>();
+  int64_t wrong = 0;
+  if (f.labelled.numel() > 0) {
+    // The filter's own prediction (also during warm-up, when everything is kept regardless).
+    auto predicted = (decision.prob_high.to(torch::kCPU).index_select(0, f.labelled) >= 0.5).to(torch::kInt64);
+    wrong = (predicted != f.labels).sum().item<int64_t>();
+  }
+
+  threshold_.update(hits, decision.incoming);
+  ++batches_;
+  totals_.incoming += decision.incoming;
+  totals_.kept += n_keep;
+  totals_.queried += n_query;
+  totals_.labelled += n_keep + n_query;
+  totals_.labelled_high += high;
+  totals_.wrong += wrong;
+  window_.push_back({decision.incoming, n_keep, n_keep + n_query, wrong});
+  while (static_cast<int64_t>(window_.size()) > options_.window) window_.pop_front();
+  return f;
+}
+
+FilterMetrics FilterController::metrics() const {
+  FilterMetrics m = totals_;
+  m.threshold = threshold_.value();
+  m.r_th = threshold_.r_th();
+  m.batches = batches_;
+  m.warming_up = warming_up();
+  BatchCounts w;
+  for (const auto& b : window_) {
+    w.incoming += b.incoming;
+    w.kept += b.kept;
+    w.labelled += b.labelled;
+    w.wrong += b.wrong;
+  }
+  m.kept_fraction_window = ratio_of(w.kept, w.incoming);
+  m.wrong_rate_window = ratio_of(w.wrong, w.labelled);
+  m.kept_fraction_total = ratio_of(totals_.kept, totals_.incoming);
+  m.queried_fraction_total = ratio_of(totals_.queried, totals_.incoming);
+  m.wrong_rate_total = ratio_of(totals_.wrong, totals_.labelled);
+  return m;
+}
+
+TensorState FilterController::state() const {
+  TensorState s;
+  merge_state(s, "threshold", threshold_.state());
+  s["batches"] = torch::tensor(batches_, torch::kInt64);
+  s["totals"] = torch::tensor(std::vector<int64_t>{totals_.incoming, totals_.kept, totals_.queried, totals_.labelled,
+                                                   totals_.labelled_high, totals_.wrong},
+                              torch::kInt64);
+  auto window = torch::empty({static_cast<int64_t>(window_.size()), 4}, torch::kInt64);
+  auto a = window.accessor<int64_t, 2>();
+  for (size_t i = 0; i < window_.size(); ++i) {
+    a[i][0] = window_[i].incoming;
+    a[i][1] = window_[i].kept;
+    a[i][2] = window_[i].labelled;
+    a[i][3] = window_[i].wrong;
+  }
+  s["window"] = window;
+  return s;
+}
+
+void FilterController::load_state(const TensorState& state, const std::string& what) {
+  auto totals = require_entry(state, "totals", what).to(torch::kInt64).contiguous();
+  auto window = require_entry(state, "window", what).to(torch::kInt64).contiguous();
+  if (totals.dim() != 1 || totals.numel() != 6) throw InputError(what + ": filter entry 'totals' must hold 6 counts");
+  if (window.dim() != 2 || window.size(1) != 4) throw InputError(what + ": filter entry 'window' must be [k, 4]");
+  const int64_t batches = require_entry(state, "batches", what).item<int64_t>();
+  threshold_.load_state(sub_state(state, "threshold"), what);
+  batches_ = batches;
+  auto t = totals.accessor<int64_t, 1>();
+  totals_ = FilterMetrics{};
+  totals_.incoming = t[0];
+  totals_.kept = t[1];
+  totals_.queried = t[2];
+  totals_.labelled = t[3];
+  totals_.labelled_high = t[4];
+  totals_.wrong = t[5];
+  window_.clear();
+  auto a = window.accessor<int64_t, 2>();
+  for (int64_t i = std::max<int64_t>(0, window.size(0) - options_.window); i < window.size(0); ++i)
+    window_.push_back({a[i][0], a[i][1], a[i][2], a[i][3]});
+}
+
+}  // namespace skiptrain::filter

@@ -1,0 +1,77 @@
+// The Early Instance Filter for the C++ loop: a filter network (lenet-filter,
+// resnet8, ...) with its own Sgd, driven by a FilterController. It runs only the
+// filter; the main model's forwards and the ledger are the caller's (train/), who
+// reads the instance counts here to charge FilterForward and FilterBackward.
+//
+// Per incoming batch:  d = eif.decide(images);  main fwd+bwd on d.keep, loss-only
+// fwd on d.query;  eif.learn(images, d, kept_losses, query_losses).
+#pragma once
+
+#include "skiptrain/filter/controller.h"
+#include "skiptrain/filter/options.h"
+#include "skiptrain/nn/network.h"
+#include "skiptrain/state.h"
+#include "skiptrain/train/sgd.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace skiptrain::filter {
+
+class EarlyInstanceFilter {
+ public:
+  // Takes a fresh 2-class filter network (images [N, C, H, W] -> logits [N, 2], index 1 = High) on the
+  // device of the images it will see. Throws InputError (naming the --eif-* flag) on invalid options.
+  EarlyInstanceFilter(nn::Network network, FilterOptions options);
+
+  // Filter forward on all m images [m, C, H, W] without grad and in eval mode (BatchNorm uses its
+  // running statistics: an instance's decision does not depend on its batch-mates, and deciding
+  // never changes the filter). Returns CPU index tensors; m = 0 gives an empty decision.
+  Decision decide(const torch::Tensor& images);
+
+  // Labels the batch (controller observe: threshold update, metrics), then trains the filter on the
+  // labelled instances: forward with grad in train mode on images[labelled], class-weighted
+  // cross-entropy (weights sum to 1), backward, Sgd step at the scheduled lr. Nothing labelled: no step.
+  // `images` is the same batch given to decide(); losses as in FilterController::observe.
+  Feedback learn(const torch::Tensor& images, const Decision& decision, const torch::Tensor& kept_losses,
+                 const torch::Tensor& query_losses);
+
+  // Instances through the filter's forward in the last decide(): charge FilterForward with this.
+  int64_t last_forward_instances() const { return last_forward_; }
+  // Instances in the last learn()'s training step (0 when skipped): charge FilterBackward with a forward
+  // AND a backward of this many instances (the step runs its own forward with grad).
+  int64_t last_trained_instances() const { return last_trained_; }
+  // Totals of the two counts since the start.
+  int64_t total_forward_instances() const { return total_forward_; }
+  int64_t total_trained_instances() const { return total_trained_; }
+  // The weighted cross-entropy of the last training step (0 when skipped).
+  double last_loss() const { return last_loss_; }
+  // The learning rate the next training step will use (options.lr_at(batches observed)).
+  double lr() const { return options_.lr_at(controller_.batches()); }
+
+  const FilterController& controller() const { return controller_; }
+  // The controller's running figures (T_l, R_TH, kept fraction, wrong-prediction rate, counts).
+  FilterMetrics metrics() const { return controller_.metrics(); }
+  const nn::Network& network() const { return network_; }
+  const FilterOptions& options() const { return options_; }
+
+  // "network.*", "optimizer.*", "controller.*" and "counters" (int64 [4]).
+  TensorState state() const;
+  // Restores state() into a filter built with the same network architecture; InputError names `what`.
+  void load_state(const TensorState& state, const std::string& what);
+
+ private:
+  FilterOptions options_;
+  nn::Network network_;
+  FilterController controller_;
+  train::Sgd sgd_;
+  int64_t last_forward_ = 0;
+  int64_t last_trained_ = 0;
+  int64_t total_forward_ = 0;
+  int64_t total_trained_ = 0;
+  double last_loss_ = 0;
+};
+
+}  // namespace skiptrain::filter

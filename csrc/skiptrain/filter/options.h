@@ -1,0 +1,72 @@
+// Options of the Early Instance Filter (method.md section 3), one field per
+// trainer flag (`--eif-*`). The paper fixes R_set and the filter's learning rate;
+// every other value here is [ours]: the reason for each default is written next
+// to it, and validate() rejects bad values naming the flag before any work starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace skiptrain::filter {
+
+struct FilterOptions {
+  // --eif-ratio: R_set, the fraction of the incoming stream that should train the main model; in (0, 1).
+  double ratio = 0.25;
+
+  // --eif-lr: the filter's SGD learning rate (the paper's 0.1 on CIFAR and, at first, on MNIST); > 0.
+  double lr = 0.1;
+  // --eif-momentum: the filter's SGD momentum; 0.9, the usual CIFAR setting (the paper gives none); in [0, 1).
+  double momentum = 0.9;
+  // --eif-weight-decay: the filter's L2 weight decay; 0, the paper mentions none for the filter; >= 0.
+  double weight_decay = 0.0;
+  // --eif-lr-milestones: incoming-batch counts (iterations) at which the filter's lr is multiplied by
+  // lr_factor; empty = constant lr. The paper's MNIST schedule is milestones {940} with factor 0.5.
+  std::vector<int64_t> lr_milestones;
+  // --eif-lr-factor: the multiplier applied at each milestone; > 0.
+  double lr_factor = 0.5;
+
+  // --eif-entropy: entropy_T in nats; a predicted-Low instance whose binary entropy exceeds it gets a
+  // loss-only forward of the main model. 0.6 nats selects p_High in about (0.29, 0.5): the filter's
+  // genuinely unsure Low calls only, since each query costs a third of a training step; in [0, ln 2].
+  double entropy_threshold = 0.6;
+
+  // --eif-a1: T_l <- a1 * T_l when R_TH >= R_set; > 1. A 5% step per batch halves or doubles T_l in
+  // 14 batches, fast enough to follow the main model's loss in its first few hundred iterations
+  // (where it falls about 10x), while one step shifts the High share of a smooth loss distribution
+  // by only a few percent. Simulated with a perfect filter (m = 64, gamma-distributed losses whose
+  // scale falls 10x in 300 batches): kept share 0.30 over the first 100 batches for R_set 0.25
+  // (0.35 with a 2% step), then 0.250 +- 0.072 per batch (binomial noise alone: +- 0.054).
+  double a1 = 1.05;
+  // --eif-a2: T_l <- a2 * T_l when R_TH < R_set; in (0, 1). The mirror of a1; the slight asymmetry
+  // (a1*a2 < 1) lowers T_l a little more readily, so the filter errs towards training.
+  double a2 = 0.95;
+  // --eif-window: n, the number of recent batches over which R_TH is measured; >= 1. The control
+  // loop sees a change of T_l fully only after n batches, so a long window makes T_l overshoot and
+  // oscillate (simulated: +- 0.092 with n = 10, +- 0.145 with n = 20); five batches (320
+  // instances at m = 64) still measure R_TH to about +- 0.025.
+  int64_t window = 5;
+  // --eif-init-threshold: the initial T_l; > 0. 1.0 is the paper's fixed-threshold baseline and sits
+  // below the initial cross-entropy of a 10-class model (ln 10 = 2.3), so T_l starts by rising.
+  double init_threshold = 1.0;
+  // --eif-threshold-min, --eif-threshold-max: T_l is clamped to [min, max] so that adversarial loss
+  // streams (all zero, all huge) can never drive it to 0 or infinity; 0 < min <= init <= max.
+  // 1e-6 is below any useful cross-entropy in float32; 1e3 is far above any finite CE of a sane model.
+  double threshold_min = 1e-6;
+  double threshold_max = 1e3;
+
+  // --eif-warmup: cold start. During the first W incoming batches every instance is kept (treated as
+  // predicted High) and labelled, so the untrained filter gets labels from all instances and T_l
+  // tracks the (1 - R_set) quantile of the loss before the filter decides anything; >= 0.
+  // 20 batches: T_l can climb from 1.0 to ln 10 (17 steps of a1) and the filter's BatchNorm running
+  // statistics (momentum 0.1) are ~90% warmed up; on MNIST (938 batches/epoch) it costs 2% of an epoch.
+  int64_t warmup_batches = 20;
+
+  // Throws InputError naming the first bad flag, its allowed range and the value found.
+  void validate() const;
+
+  // The filter's learning rate after `iteration` incoming batches: lr * lr_factor^(milestones passed).
+  double lr_at(int64_t iteration) const;
+};
+
+}  // namespace skiptrain::filter

@@ -1,0 +1,275 @@
+"""The Early Instance Filter for a plain PyTorch training loop.
+
+A small filter network predicts, before the main model's forward pass, whether an
+instance's loss will be High; predicted-Low instances are dropped. The decision,
+labelling, adaptive threshold and class weights are the C++ ``FilterController``
+(``torch.classes.skiptrain.FilterController``, the same code the ``skiptrain``
+trainer runs); this module only runs the user's two models around it.
+"""
+import math
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["EarlyInstanceFilter"]
+
+
+def _per_instance_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(outputs, targets, reduction="none")
+
+
+def _device_of(module: torch.nn.Module, fallback: torch.device) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return fallback
+
+
+class EarlyInstanceFilter:
+    """Self-supervised instance filtering (Wu et al., arXiv 2007.03213, section 3).
+
+    Per batch of m instances: the filter sees all m (eval mode, no grad); the
+    instances it predicts High are yielded to your loop; predicted-Low instances
+    whose binary entropy exceeds ``entropy_threshold`` get a loss-only forward of
+    ``model`` (eval mode, no grad) so that they can be labelled too. After your
+    loop computes the per-instance losses of the yielded instances, ``observe``
+    labels every labelled instance High when its loss >= T_l, adapts T_l so that
+    about ``ratio`` of the stream is kept, and trains the filter one step with
+    class-weighted cross-entropy (weights 1/ratio for High, 1/(1-ratio) for Low,
+    normalised to sum 1). During the first ``warmup_batches`` batches everything
+    is kept, so the filter and T_l get labels before the filter decides.
+
+    Args:
+        filter_model: a torch.nn.Module mapping a batch of inputs to logits [m, 2]
+            (index 1 = High); it shares no layers with the main model.
+        ratio: R_set, the fraction of the stream that should train the main model, in (0, 1).
+        lr: the filter's learning rate (ignored when ``optimizer`` is given).
+        momentum: the filter's SGD momentum (ignored when ``optimizer`` is given).
+        weight_decay: the filter's SGD weight decay (ignored when ``optimizer`` is given).
+        lr_milestones: batch counts at which the filter's lr is multiplied by ``lr_factor``
+            (only with the built-in optimizer).
+        lr_factor: the multiplier at each milestone.
+        entropy_threshold: entropy_T in nats, in [0, ln 2].
+        a1: T_l <- a1 * T_l when the kept-and-High share R_TH >= ratio (a1 > 1).
+        a2: T_l <- a2 * T_l otherwise (0 < a2 < 1).
+        window: number of recent batches over which R_TH is measured.
+        init_threshold: the initial T_l.
+        warmup_batches: batches at the start during which everything is kept.
+        threshold_min: lower bound of T_l.
+        threshold_max: upper bound of T_l.
+        optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
+
+    Raises:
+        ValueError: when an option is out of range (the message names the trainer's ``--eif-*`` flag).
+
+    Example: a plain PyTorch loop changed in three lines (marked ``# EIF``)::
+
+        eif = EarlyInstanceFilter(filter_model, ratio=0.25)                  # EIF
+        for x, y in eif.wrap(loader, model, loss_fn):                        # EIF (was: loader)
+            losses = F.cross_entropy(model(x), y, reduction="none")
+            eif.observe(losses)                                              # EIF
+            optimizer.zero_grad()
+            losses.mean().backward()
+            optimizer.step()
+        print(eif.metrics["kept_fraction_total"], eif.threshold)
+    """
+
+    def __init__(
+        self,
+        filter_model: torch.nn.Module,
+        ratio: float = 0.25,
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        lr_milestones: Sequence[int] = (),
+        lr_factor: float = 0.5,
+        entropy_threshold: float = 0.6,
+        a1: float = 1.05,
+        a2: float = 0.95,
+        window: int = 5,
+        init_threshold: float = 1.0,
+        warmup_batches: int = 20,
+        threshold_min: float = 1e-6,
+        threshold_max: float = 1e3,
+        optimizer: Optional[torch.optim.Optimizer] = None,
+    ):
+        try:
+            self._controller = torch.classes.skiptrain.FilterController(
+                float(ratio), float(entropy_threshold), float(a1), float(a2), int(window),
+                float(init_threshold), int(warmup_batches), float(threshold_min), float(threshold_max))
+        except RuntimeError as e:
+            raise ValueError(str(e).strip().splitlines()[0]) from None
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"--eif-lr must be > 0, got {lr}")
+        if not (0 <= momentum < 1):
+            raise ValueError(f"--eif-momentum must be in [0, 1), got {momentum}")
+        if not lr_factor > 0:
+            raise ValueError(f"--eif-lr-factor must be > 0, got {lr_factor}")
+        self.filter_model = filter_model
+        self._own_optimizer = optimizer is None
+        self.optimizer = optimizer if optimizer is not None else torch.optim.SGD(
+            filter_model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        self._lr = lr
+        self._lr_milestones = sorted(int(m) for m in lr_milestones)
+        self._lr_factor = lr_factor
+        self._pending = None  # (x, keep, query, prob_high, query_losses) of the batch last yielded
+        self.last_filter_loss = 0.0
+        self.filter_forward_instances = 0
+        self.filter_trained_instances = 0
+        self.loss_only_instances = 0
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def wrap(self, loader: Iterable, model: torch.nn.Module,
+             loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
+             ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+        """Yields the kept ``(x, y)`` sub-batch of each ``(x, y)`` batch of ``loader``.
+
+        Call ``observe(per_instance_losses)`` after each yielded batch. Batches where
+        nothing is kept are never yielded: they are observed here (the filter still
+        learns from their uncertainty-sampled instances).
+
+        Args:
+            loader: any iterable of ``(x, y)`` batches (a DataLoader), x of shape [m, ...].
+            model: the main model; used here only for the loss-only forwards (eval mode, no grad).
+            loss_fn: ``loss_fn(outputs, y) -> [n]`` per-instance losses, the same the loop uses;
+                default per-instance cross-entropy.
+
+        Returns:
+            an iterator of ``(x[keep], y[keep])``, on the loader's device.
+
+        Example::
+
+            for x, y in eif.wrap(loader, model):
+                losses = F.cross_entropy(model(x), y, reduction="none")
+                eif.observe(losses)
+        """
+        loss_fn = loss_fn or _per_instance_cross_entropy
+        for batch in loader:
+            if self._pending is not None:
+                raise RuntimeError("EarlyInstanceFilter: call observe(per_instance_losses) after each batch "
+                                   "that wrap() yields, before asking for the next one")
+            x, y = batch[0], batch[1]
+            keep, query, prob_high = self._decide(x)
+            query_losses = self._loss_only(model, loss_fn, x, y, query)
+            self._pending = (x, keep, query, prob_high, query_losses)
+            if keep.numel() == 0:
+                self.observe(torch.empty(0))
+                continue
+            k = keep.to(x.device)
+            yield x.index_select(0, k), y.index_select(0, keep.to(y.device))
+
+    def observe(self, per_instance_loss: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Closes the self-supervised loop for the batch ``wrap`` just yielded.
+
+        Labels the kept and uncertainty-sampled instances (High when loss >= T_l),
+        updates T_l and the metrics, and trains the filter one step on them.
+
+        Args:
+            per_instance_loss: the main model's losses [k] of the yielded instances, in order
+                (detached here; the caller's graph is untouched).
+
+        Returns:
+            dict with ``labelled`` (int64 batch indices), ``labels`` (1 = High) and ``weights``.
+
+        Example::
+
+            losses = F.cross_entropy(model(x), y, reduction="none")
+            eif.observe(losses)
+        """
+        if self._pending is None:
+            raise RuntimeError("EarlyInstanceFilter.observe: no batch is waiting; iterate over wrap() first")
+        x, keep, query, prob_high, query_losses = self._pending
+        self._pending = None
+        kept_losses = per_instance_loss.detach().reshape(-1).float().cpu()
+        if kept_losses.numel() != keep.numel():
+            raise ValueError(f"EarlyInstanceFilter.observe: expected {keep.numel()} per-instance losses "
+                             f"(use reduction='none'), got {kept_losses.numel()}")
+        iteration = self._controller.batches()
+        labelled, labels, weights = self._controller.observe(keep, query, prob_high, kept_losses, query_losses)
+        self._train_filter(x, labelled, labels, weights, iteration)
+        return {"labelled": labelled, "labels": labels, "weights": weights}
+
+    # -- figures and state ------------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        """The current loss threshold T_l."""
+        return self._controller.threshold()
+
+    @property
+    def metrics(self) -> Dict[str, float]:
+        """Running figures: threshold, r_th, kept_fraction_window/total, queried_fraction_total,
+        wrong_rate_window/total, counts (batches, incoming, kept, queried, labelled,
+        labelled_high, wrong), warming_up (1.0/0.0), and the filter's instance counts."""
+        m = dict(self._controller.metrics())
+        m["filter_forward_instances"] = float(self.filter_forward_instances)
+        m["filter_trained_instances"] = float(self.filter_trained_instances)
+        m["loss_only_instances"] = float(self.loss_only_instances)
+        return m
+
+    def state_dict(self) -> Dict[str, object]:
+        """The controller's state (tensors), the filter's and the optimizer's state dicts."""
+        return {"controller": dict(self._controller.state()),
+                "filter": self.filter_model.state_dict(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        """Restores ``state_dict()``."""
+        self._controller.load_state(dict(state["controller"]))
+        self.filter_model.load_state_dict(state["filter"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _decide(self, x: torch.Tensor):
+        was_training = self.filter_model.training
+        self.filter_model.eval()
+        with torch.no_grad():
+            logits = self.filter_model(x.to(_device_of(self.filter_model, x.device)))
+        self.filter_model.train(was_training)
+        self.filter_forward_instances += x.shape[0]
+        return self._controller.decide(logits)
+
+    def _loss_only(self, model, loss_fn, x, y, query):
+        if query.numel() == 0:
+            return torch.empty(0)
+        self.loss_only_instances += query.numel()
+        device = _device_of(model, x.device)
+        was_training = model.training
+        model.eval()  # eval: no BatchNorm statistics from loss-only passes, and a batch of 1 works
+        try:
+            with torch.no_grad():
+                q = query.to(x.device)
+                xq = x.index_select(0, q).to(device)
+                yq = y.index_select(0, query.to(y.device)).to(device)
+                losses = loss_fn(model(xq), yq)
+        finally:
+            model.train(was_training)
+        losses = losses.detach().reshape(-1).float().cpu()
+        if losses.numel() != query.numel():
+            raise ValueError("EarlyInstanceFilter: loss_fn must return per-instance losses (reduction='none')")
+        return losses
+
+    def _train_filter(self, x, labelled, labels, weights, iteration):
+        self.last_filter_loss = 0.0
+        if labelled.numel() == 0:
+            return
+        if self._own_optimizer:
+            lr = self._lr * self._lr_factor ** sum(1 for m in self._lr_milestones if iteration >= m)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        device = _device_of(self.filter_model, x.device)
+        was_training = self.filter_model.training
+        self.filter_model.train()
+        with torch.enable_grad():
+            xl = x.index_select(0, labelled.to(x.device)).to(device)
+            logits = self.filter_model(xl)
+            nll = F.cross_entropy(logits, labels.to(device), reduction="none")
+            loss = (nll * weights.to(device=device, dtype=nll.dtype)).sum()
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        self.filter_model.train(was_training)
+        self.filter_trained_instances += labelled.numel()
+        self.last_filter_loss = float(loss.detach())

@@ -1,0 +1,313 @@
+// FilterController: decisions and uncertainty sampling on crafted logits, labels
+// and class weights by hand, kept-fraction convergence to R_set on synthetic loss
+// streams with a perfect filter, bounded T_l on adversarial streams, warm-up,
+// empty batches and the state round trip.
+#include "skiptrain/filter/controller.h"
+#include "skiptrain/skiptrain.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+using skiptrain::filter::Decision;
+using skiptrain::filter::Feedback;
+using skiptrain::filter::FilterController;
+using skiptrain::filter::FilterOptions;
+
+FilterOptions no_warmup(double ratio = 0.25) {
+  FilterOptions o;
+  o.ratio = ratio;
+  o.warmup_batches = 0;
+  return o;
+}
+
+std::vector<int64_t> to_vector(const torch::Tensor& t) {
+  auto c = t.to(torch::kInt64).contiguous();
+  return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
+}
+
+// Logits [m, 2] whose softmax gives p_High = sigmoid(z_i); the first column is an offset on purpose.
+torch::Tensor logits_for(const std::vector<double>& z, double offset = 0.7) {
+  auto t = torch::empty({static_cast<int64_t>(z.size()), 2}, torch::kFloat32);
+  auto a = t.accessor<float, 2>();
+  for (size_t i = 0; i < z.size(); ++i) {
+    a[i][0] = static_cast<float>(offset);
+    a[i][1] = static_cast<float>(offset + z[i]);
+  }
+  return t;
+}
+
+// Reference binary entropy of p = sigmoid(z), in nats.
+double entropy_of(double z) {
+  const double p = 1.0 / (1.0 + std::exp(-z));
+  return -(p * std::log(p) + (1 - p) * std::log(1 - p));
+}
+
+TEST(FilterController, UncertaintySamplingPicksExactlyHighEntropyLows) {
+  // z: p_High = sigmoid(z). Entropies: -3 -> 0.19, -0.5 -> 0.66, -0.2 -> 0.69, 0.3 -> High,
+  // -1.5 -> 0.47, -0.7 -> 0.63, 2 -> High, -0.95 -> 0.59, 0 -> p = 0.5 = High.
+  const std::vector<double> z = {-3, -0.5, -0.2, 0.3, -1.5, -0.7, 2, -0.95, 0};
+  FilterController c(no_warmup());
+  Decision d = c.decide(logits_for(z));
+  EXPECT_EQ(d.incoming, 9);
+  EXPECT_EQ(to_vector(d.keep), (std::vector<int64_t>{3, 6, 8}));
+  EXPECT_EQ(to_vector(d.query), (std::vector<int64_t>{1, 2, 5}));
+  // Against the slow reference for every instance.
+  std::vector<int64_t> expected_query;
+  for (size_t i = 0; i < z.size(); ++i) {
+    EXPECT_NEAR(d.prob_high[i].item<double>(), 1.0 / (1.0 + std::exp(-z[i])), 1e-6);
+    if (z[i] < 0 && entropy_of(z[i]) > 0.6) expected_query.push_back(static_cast<int64_t>(i));
+  }
+  EXPECT_EQ(to_vector(d.query), expected_query);
+  EXPECT_EQ(d.keep.scalar_type(), torch::kInt64);
+  EXPECT_EQ(d.prob_high.scalar_type(), torch::kFloat32);
+}
+
+TEST(FilterController, EntropyThresholdZeroQueriesEveryUnsureLow) {
+  FilterOptions o = no_warmup();
+  o.entropy_threshold = 0.0;
+  FilterController c(o);
+  // -800 underflows p_High to exactly 0 even in float64: entropy 0, not queried.
+  Decision d = c.decide(logits_for({-1, -5, 1, -800}));
+  EXPECT_EQ(to_vector(d.query), (std::vector<int64_t>{0, 1}));
+}
+
+TEST(FilterController, LabelsAndClassWeightsByHand) {
+  FilterController c(no_warmup(0.25));
+  // keep = {0, 3} (p_High > 0.5), query = {1, 4} (unsure Low), 2 is a confident Low.
+  Decision d = c.decide(logits_for({5, -0.3, -5, 2, -0.2}));
+  ASSERT_EQ(to_vector(d.keep), (std::vector<int64_t>{0, 3}));
+  ASSERT_EQ(to_vector(d.query), (std::vector<int64_t>{1, 4}));
+  // T_l = 1: kept losses 2.0 (High), 0.5 (Low); queried losses 1.5 (High), 0.1 (Low).
+  Feedback f = c.observe(d, torch::tensor({2.0f, 0.5f}), torch::tensor({1.5f, 0.1f}));
+  EXPECT_DOUBLE_EQ(f.threshold, 1.0);
+  EXPECT_EQ(to_vector(f.labelled), (std::vector<int64_t>{0, 3, 1, 4}));
+  EXPECT_EQ(to_vector(f.labels), (std::vector<int64_t>{1, 0, 1, 0}));
+  // w_H = 1/0.25 = 4, w_L = 1/0.75 = 4/3; sum 2*4 + 2*4/3 = 32/3 -> 0.375 and 0.125.
+  ASSERT_EQ(f.weights.numel(), 4);
+  EXPECT_NEAR(f.weights[0].item<double>(), 0.375, 1e-7);
+  EXPECT_NEAR(f.weights[1].item<double>(), 0.125, 1e-7);
+  EXPECT_NEAR(f.weights[2].item<double>(), 0.375, 1e-7);
+  EXPECT_NEAR(f.weights[3].item<double>(), 0.125, 1e-7);
+  EXPECT_NEAR(f.weights.sum().item<double>(), 1.0, 1e-6);
+  // Hits: only instance 0 (kept and High): R_TH = 1/5 < 0.25 -> T_l * a2.
+  EXPECT_DOUBLE_EQ(c.r_th(), 0.2);
+  EXPECT_DOUBLE_EQ(c.threshold(), 0.95);
+  // Wrong predictions: 3 (predicted High, labelled Low) and 1 (predicted Low, labelled High).
+  auto m = c.metrics();
+  EXPECT_EQ(m.wrong, 2);
+  EXPECT_EQ(m.labelled, 4);
+  EXPECT_EQ(m.labelled_high, 2);
+  EXPECT_DOUBLE_EQ(m.wrong_rate_total, 0.5);
+  EXPECT_DOUBLE_EQ(m.kept_fraction_total, 0.4);
+  EXPECT_DOUBLE_EQ(m.queried_fraction_total, 0.4);
+}
+
+TEST(FilterController, WeightsWithOneClassOnlyAndBalancedRatio) {
+  FilterController c(no_warmup(0.5));
+  Decision d = c.decide(logits_for({1, 1, 1}));
+  Feedback f = c.observe(d, torch::tensor({3.0, 0.0, 5.0}), torch::empty({0}));
+  // R_set 0.5: both classes weigh the same -> 1/3 each.
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(f.weights[i].item<double>(), 1.0 / 3.0, 1e-7);
+  Decision d2 = c.decide(logits_for({1, 1}));
+  Feedback f2 = c.observe(d2, torch::tensor({0.0, 0.0}), torch::empty({0}));
+  EXPECT_EQ(to_vector(f2.labels), (std::vector<int64_t>{0, 0}));
+  EXPECT_NEAR(f2.weights.sum().item<double>(), 1.0, 1e-6);
+}
+
+TEST(FilterController, BatchWithNothingKeptOrQueried) {
+  FilterController c(no_warmup());
+  Decision d = c.decide(logits_for({-9, -9, -9}));
+  EXPECT_EQ(d.keep.numel(), 0);
+  EXPECT_EQ(d.query.numel(), 0);
+  Feedback f = c.observe(d, torch::empty({0}), torch::empty({0}));
+  EXPECT_EQ(f.labelled.numel(), 0);
+  EXPECT_EQ(f.labels.numel(), 0);
+  EXPECT_EQ(f.weights.numel(), 0);
+  // Nothing kept: R_TH = 0 < R_set, T_l falls.
+  EXPECT_DOUBLE_EQ(c.threshold(), 0.95);
+  EXPECT_EQ(c.metrics().incoming, 3);
+  EXPECT_EQ(c.metrics().kept, 0);
+}
+
+TEST(FilterController, BatchWithOneKept) {
+  FilterController c(no_warmup());
+  Decision d = c.decide(logits_for({-9, 4, -9}));
+  ASSERT_EQ(to_vector(d.keep), (std::vector<int64_t>{1}));
+  Feedback f = c.observe(d, torch::tensor({7.0}), torch::empty({0}));
+  EXPECT_EQ(to_vector(f.labels), (std::vector<int64_t>{1}));
+  EXPECT_NEAR(f.weights[0].item<double>(), 1.0, 1e-7);
+  // 1 hit of 3: R_TH 1/3 >= 0.25 -> T_l * a1.
+  EXPECT_DOUBLE_EQ(c.threshold(), 1.05);
+}
+
+TEST(FilterController, EmptyIncomingBatch) {
+  FilterController c(no_warmup());
+  Decision d = c.decide(torch::empty({0, 2}));
+  EXPECT_EQ(d.incoming, 0);
+  Feedback f = c.observe(d, torch::empty({0}), torch::empty({0}));
+  EXPECT_EQ(f.labelled.numel(), 0);
+  EXPECT_DOUBLE_EQ(c.threshold(), 1.0);
+}
+
+TEST(FilterController, RejectsMismatchedLosses) {
+  FilterController c(no_warmup());
+  Decision d = c.decide(logits_for({4, 4, -0.2}));
+  EXPECT_THROW(c.observe(d, torch::tensor({1.0}), torch::tensor({1.0})), c10::Error);
+  EXPECT_THROW(c.decide(torch::zeros({3, 3})), c10::Error);
+}
+
+TEST(FilterController, WarmupKeepsEverythingThenTheFilterDecides) {
+  FilterOptions o;
+  o.warmup_batches = 2;
+  FilterController c(o);
+  auto logits = logits_for({-9, 4, -0.3});
+  for (int b = 0; b < 2; ++b) {
+    EXPECT_TRUE(c.warming_up());
+    Decision d = c.decide(logits);
+    EXPECT_EQ(to_vector(d.keep), (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(d.query.numel(), 0);
+    c.observe(d, torch::tensor({5.0, 5.0, 0.0}), torch::empty({0}));
+  }
+  EXPECT_FALSE(c.warming_up());
+  Decision d = c.decide(logits);
+  EXPECT_EQ(to_vector(d.keep), (std::vector<int64_t>{1}));
+  EXPECT_EQ(to_vector(d.query), (std::vector<int64_t>{2}));
+  // During warm-up the wrong count uses the filter's own prediction: instance 0 is predicted Low
+  // but labelled High, in both batches.
+  EXPECT_EQ(c.metrics().wrong, 2);
+}
+
+// A synthetic stream whose losses are known: each batch draws m losses from `sample`, and a perfect
+// filter predicts High exactly for loss >= T_l. Returns the kept fraction over the last `measure` batches.
+template <typename Sample>
+double run_perfect_filter(FilterController& c, int64_t batches, int64_t measure, int64_t m, Sample sample) {
+  std::mt19937_64 rng(1234);
+  int64_t kept = 0, incoming = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    std::vector<double> losses(m), z(m);
+    for (int64_t i = 0; i < m; ++i) {
+      losses[i] = sample(rng, b);
+      z[i] = losses[i] >= c.threshold() ? 12.0 : -12.0;
+    }
+    Decision d = c.decide(logits_for(z));
+    auto all = torch::tensor(losses, torch::kFloat64);
+    c.observe(d, all.index_select(0, d.keep), all.index_select(0, d.query));
+    EXPECT_EQ(d.query.numel(), 0);
+    if (b >= batches - measure) {
+      kept += d.keep.numel();
+      incoming += m;
+    }
+  }
+  return static_cast<double>(kept) / incoming;
+}
+
+class KeptFractionTracksRatio : public ::testing::TestWithParam<double> {};
+
+TEST_P(KeptFractionTracksRatio, StationaryExponentialLosses) {
+  const double ratio = GetParam();
+  FilterController c(no_warmup(ratio));
+  const double kept = run_perfect_filter(c, 3000, 1000, 64, [](std::mt19937_64& rng, int64_t) {
+    return std::exponential_distribution<double>(1.0)(rng);
+  });
+  EXPECT_NEAR(kept, ratio, 0.05);
+  // The (1 - R_set) quantile of Exp(1) is -ln(R_set): T_l should hover around it.
+  EXPECT_NEAR(std::log(c.threshold()), std::log(-std::log(ratio)), 0.3);
+  EXPECT_NEAR(c.metrics().kept_fraction_window, ratio, 0.1);
+}
+
+TEST_P(KeptFractionTracksRatio, LossesThatFallAsTheModelLearns) {
+  // The main model's loss scale falls 100x over the run (2.3 -> 0.023), as in real training.
+  const double ratio = GetParam();
+  FilterOptions o = no_warmup(ratio);
+  FilterController c(o);
+  const int64_t batches = 4000;
+  const double kept = run_perfect_filter(c, batches, 2000, 64, [batches](std::mt19937_64& rng, int64_t b) {
+    const double scale = 2.3 * std::exp(-std::log(100.0) * static_cast<double>(b) / batches);
+    return scale * std::gamma_distribution<double>(2.0, 0.5)(rng);
+  });
+  EXPECT_NEAR(kept, ratio, 0.05);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ratios, KeptFractionTracksRatio, ::testing::Values(0.25, 0.5));
+
+TEST(FilterController, ThresholdBoundedUnderAdversarialLossStreams) {
+  FilterController c(no_warmup());
+  const auto& o = c.options();
+  auto check = [&] {
+    ASSERT_TRUE(std::isfinite(c.threshold()));
+    ASSERT_GE(c.threshold(), o.threshold_min);
+    ASSERT_LE(c.threshold(), o.threshold_max);
+  };
+  auto feed = [&](double loss, double z) {
+    Decision d = c.decide(logits_for(std::vector<double>(32, z)));
+    c.observe(d, torch::full({d.keep.numel()}, loss, torch::kFloat64),
+              torch::full({d.query.numel()}, loss, torch::kFloat64));
+  };
+  for (int i = 0; i < 800; ++i) {  // all zero, filter says High
+    feed(0.0, 3.0);
+    check();
+  }
+  EXPECT_DOUBLE_EQ(c.threshold(), o.threshold_min);
+  for (int i = 0; i < 800; ++i) {  // all huge, filter says High
+    feed(1e30, 3.0);
+    check();
+  }
+  EXPECT_DOUBLE_EQ(c.threshold(), o.threshold_max);
+  for (int i = 0; i < 800; ++i) {  // alternating zero / huge batches
+    feed(i % 2 ? 0.0 : 1e30, 3.0);
+    check();
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int i = 0; i < 200; ++i) {  // non-finite losses never make T_l non-finite
+    feed(i % 2 ? inf : nan, 3.0);
+    check();
+  }
+}
+
+TEST(FilterController, StateRoundTripGivesIdenticalContinuation) {
+  auto stream = [](int64_t b) {
+    auto g = torch::make_generator<torch::CPUGeneratorImpl>(100 + b);
+    auto logits = torch::randn({48, 2}, g) * 2;
+    auto losses = torch::rand({48}, g, torch::kFloat64) * 3;
+    return std::make_pair(logits, losses);
+  };
+  FilterOptions o;
+  o.warmup_batches = 3;
+  o.window = 4;
+  FilterController a(o);
+  auto step = [&](FilterController& c, int64_t b) {
+    auto [logits, losses] = stream(b);
+    Decision d = c.decide(logits);
+    Feedback f = c.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
+    return std::make_pair(d, f);
+  };
+  for (int64_t b = 0; b < 10; ++b) step(a, b);
+  FilterController fresh(o);
+  fresh.load_state(a.state(), "test");
+  EXPECT_DOUBLE_EQ(fresh.threshold(), a.threshold());
+  EXPECT_EQ(fresh.batches(), a.batches());
+  for (int64_t b = 10; b < 30; ++b) {
+    auto [da, fa] = step(a, b);
+    auto [db, fb] = step(fresh, b);
+    ASSERT_TRUE(torch::equal(da.keep, db.keep));
+    ASSERT_TRUE(torch::equal(da.query, db.query));
+    ASSERT_TRUE(torch::equal(fa.labels, fb.labels));
+    ASSERT_TRUE(torch::equal(fa.weights, fb.weights));
+    ASSERT_DOUBLE_EQ(a.threshold(), fresh.threshold());
+  }
+  auto ma = a.metrics(), mb = fresh.metrics();
+  EXPECT_DOUBLE_EQ(ma.kept_fraction_window, mb.kept_fraction_window);
+  EXPECT_DOUBLE_EQ(ma.wrong_rate_window, mb.wrong_rate_window);
+  EXPECT_EQ(ma.wrong, mb.wrong);
+  EXPECT_EQ(ma.kept, mb.kept);
+}
+
+}  // namespace

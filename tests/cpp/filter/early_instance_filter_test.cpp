@@ -1,0 +1,264 @@
+// EarlyInstanceFilter with a tiny BatchNorm network defined here (the zoo is not
+// needed): it learns a loss rule from self-supervised labels, handles batches with
+// 0 and 1 labelled instances, reports the ledger's counts, resumes exactly from its
+// state, and is deterministic with one thread.
+#include "skiptrain/filter/early_instance_filter.h"
+#include "skiptrain/skiptrain.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+namespace {
+
+using skiptrain::filter::Decision;
+using skiptrain::filter::EarlyInstanceFilter;
+using skiptrain::filter::Feedback;
+using skiptrain::filter::FilterOptions;
+
+// conv 3x3 (1->4) + BatchNorm + ReLU + global mean + linear (4->2): images [N, 1, 6, 6] -> [N, 2].
+struct TinyFilterImpl : skiptrain::nn::NetworkImpl {
+  explicit TinyFilterImpl(bool with_bn = true) {
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)));
+    if (with_bn) bn = register_module("bn", torch::nn::BatchNorm2d(4));
+    fc = register_module("fc", torch::nn::Linear(4, 2));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    x = conv->forward(x);
+    if (bn) x = bn->forward(x);
+    return fc->forward(torch::relu(x).mean({2, 3}));
+  }
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+
+skiptrain::nn::Network tiny_filter(uint64_t seed, bool with_bn = true) {
+  torch::manual_seed(seed);
+  return std::make_shared<TinyFilterImpl>(with_bn);
+}
+
+// One synthetic batch: brightness b ~ U(-1, 1) per instance, images b + noise, and the main model's
+// loss exp(2b): the filter can learn "bright = High" from its own labels.
+struct Batch {
+  torch::Tensor images;  // [m, 1, 6, 6]
+  torch::Tensor losses;  // [m]
+};
+Batch synthetic_batch(int64_t index, int64_t m = 32) {
+  auto g = torch::make_generator<torch::CPUGeneratorImpl>(7000 + index);
+  auto b = torch::rand({m}, g) * 2 - 1;
+  auto images = b.view({m, 1, 1, 1}) + 0.1 * torch::randn({m, 1, 6, 6}, g);
+  return {images, torch::exp(2 * b)};
+}
+
+Feedback step(EarlyInstanceFilter& eif, const Batch& batch, Decision* out = nullptr) {
+  Decision d = eif.decide(batch.images);
+  if (out) *out = d;
+  return eif.learn(batch.images, d, batch.losses.index_select(0, d.keep), batch.losses.index_select(0, d.query));
+}
+
+torch::Tensor flat_parameters(const EarlyInstanceFilter& eif) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : eif.network()->parameters()) flat.push_back(p.detach().reshape({-1}).clone());
+  return torch::cat(flat);
+}
+
+TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
+  FilterOptions o;
+  o.ratio = 0.25;
+  EarlyInstanceFilter eif(tiny_filter(1), o);
+  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
+  const auto before = eif.metrics();
+  for (int64_t b = 300; b < 600; ++b) step(eif, synthetic_batch(b));
+  const auto after = eif.metrics();
+  EXPECT_FALSE(after.warming_up);
+  // Over the last 300 batches: a wrong-prediction rate among the labelled instances (kept and queried,
+  // all near the moving boundary) well below a coin's 0.5, and a kept share near R_set (kept = R_TH +
+  // false positives, so a little above it).
+  const double wrong = static_cast<double>(after.wrong - before.wrong) / (after.labelled - before.labelled);
+  const double kept = static_cast<double>(after.kept - before.kept) / (after.incoming - before.incoming);
+  EXPECT_LT(wrong, 0.35);
+  EXPECT_GT(kept, 0.2);
+  EXPECT_LT(kept, 0.4);
+  // T_l sits near the 75% quantile of exp(2b), b ~ U(-1, 1): exp(1) = 2.7.
+  EXPECT_GT(after.threshold, 1.5);
+  EXPECT_LT(after.threshold, 4.5);
+  // On a fresh probe batch the filter separates High from Low (loss >= T_l): balanced accuracy, 0.5
+  // for a filter that predicts one class only or at random.
+  auto probe = synthetic_batch(99999, 512);
+  Decision d = eif.decide(probe.images);
+  auto truth = probe.losses >= after.threshold;
+  auto predicted = d.prob_high >= 0.5;
+  const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
+  const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
+  EXPECT_GT((tpr + tnr) / 2, 0.85);
+}
+
+TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {
+  FilterOptions o;
+  o.warmup_batches = 1;
+  EarlyInstanceFilter eif(tiny_filter(2), o);
+  Decision d;
+  step(eif, synthetic_batch(0), &d);  // warm-up: everything labelled
+  EXPECT_EQ(eif.last_forward_instances(), 32);
+  EXPECT_EQ(eif.last_trained_instances(), 32);
+  step(eif, synthetic_batch(1), &d);
+  EXPECT_EQ(eif.last_forward_instances(), 32);
+  EXPECT_EQ(eif.last_trained_instances(), d.keep.numel() + d.query.numel());
+  EXPECT_EQ(eif.total_forward_instances(), 64);
+  EXPECT_EQ(eif.total_trained_instances(), 32 + d.keep.numel() + d.query.numel());
+}
+
+TEST(EarlyInstanceFilter, NothingLabelledSkipsTheStepAndOneLabelledTrains) {
+  FilterOptions o;
+  o.warmup_batches = 0;
+  EarlyInstanceFilter eif(tiny_filter(3), o);
+  auto batch = synthetic_batch(0, 4);
+  eif.decide(batch.images);
+  Decision d;
+  d.incoming = 4;
+  d.prob_high = torch::full({4}, 0.1f);
+  d.keep = torch::empty({0}, torch::kInt64);
+  d.query = torch::empty({0}, torch::kInt64);
+  auto before = flat_parameters(eif);
+  Feedback f = eif.learn(batch.images, d, torch::empty({0}), torch::empty({0}));
+  EXPECT_EQ(f.labelled.numel(), 0);
+  EXPECT_EQ(eif.last_trained_instances(), 0);
+  EXPECT_TRUE(torch::equal(flat_parameters(eif), before));
+  EXPECT_EQ(eif.metrics().batches, 1);
+
+  d.keep = torch::tensor({2}, torch::kInt64);
+  eif.learn(batch.images, d, torch::tensor({9.0}), torch::empty({0}));
+  EXPECT_EQ(eif.last_trained_instances(), 1);
+  EXPECT_FALSE(torch::equal(flat_parameters(eif), before));
+  EXPECT_TRUE(torch::isfinite(flat_parameters(eif)).all().item<bool>());
+}
+
+TEST(EarlyInstanceFilter, EmptyBatchAndSingleInstanceBatch) {
+  EarlyInstanceFilter eif(tiny_filter(4), FilterOptions{});
+  Decision d = eif.decide(torch::zeros({0, 1, 6, 6}));
+  EXPECT_EQ(d.incoming, 0);
+  EXPECT_EQ(eif.last_forward_instances(), 0);
+  eif.learn(torch::zeros({0, 1, 6, 6}), d, torch::empty({0}), torch::empty({0}));
+  EXPECT_EQ(eif.last_trained_instances(), 0);
+  auto one = synthetic_batch(5, 1);
+  step(eif, one, &d);
+  EXPECT_EQ(d.incoming, 1);
+  EXPECT_EQ(eif.last_trained_instances(), 1);  // warm-up keeps it
+}
+
+TEST(EarlyInstanceFilter, DecideDoesNotChangeTheFilter) {
+  EarlyInstanceFilter eif(tiny_filter(5), FilterOptions{});
+  for (int64_t b = 0; b < 3; ++b) step(eif, synthetic_batch(b));
+  auto before = skiptrain::module_state(*eif.network());
+  std::map<std::string, torch::Tensor> copy;
+  for (const auto& [k, v] : before) copy[k] = v.clone();
+  Decision d1 = eif.decide(synthetic_batch(50).images);
+  Decision d2 = eif.decide(synthetic_batch(50).images);
+  for (const auto& [k, v] : skiptrain::module_state(*eif.network())) EXPECT_TRUE(torch::equal(v, copy[k])) << k;
+  // Eval-mode BatchNorm: an instance's probability does not depend on its batch-mates.
+  auto half = eif.decide(synthetic_batch(50).images.slice(0, 0, 5));
+  EXPECT_TRUE(torch::allclose(half.prob_high, d1.prob_high.slice(0, 0, 5), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::equal(d1.prob_high, d2.prob_high));
+}
+
+TEST(EarlyInstanceFilter, LearningRateFollowsMilestones) {
+  FilterOptions o;
+  o.lr = 0.1;
+  o.lr_milestones = {2};
+  o.lr_factor = 0.5;
+  EarlyInstanceFilter eif(tiny_filter(6), o);
+  EXPECT_DOUBLE_EQ(eif.lr(), 0.1);
+  step(eif, synthetic_batch(0));
+  step(eif, synthetic_batch(1));
+  EXPECT_DOUBLE_EQ(eif.lr(), 0.05);
+  step(eif, synthetic_batch(2));
+  EXPECT_DOUBLE_EQ(eif.state().at("optimizer.lr").item<double>(), 0.05);
+}
+
+TEST(EarlyInstanceFilter, StateRoundTripResumesExactly) {
+  FilterOptions o;
+  o.warmup_batches = 5;
+  EarlyInstanceFilter a(tiny_filter(7), o);
+  for (int64_t b = 0; b < 25; ++b) step(a, synthetic_batch(b));
+  // Clone the state: load must not alias the live tensors of `a`.
+  skiptrain::TensorState saved;
+  for (const auto& [k, v] : a.state()) saved[k] = v.clone();
+  EarlyInstanceFilter b(tiny_filter(8), o);
+  ASSERT_FALSE(torch::equal(flat_parameters(a), flat_parameters(b)));
+  b.load_state(saved, "test");
+  EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+  EXPECT_EQ(b.total_forward_instances(), a.total_forward_instances());
+  for (int64_t i = 25; i < 45; ++i) {
+    Decision da, db;
+    auto batch = synthetic_batch(i);
+    Feedback fa = step(a, batch, &da);
+    Feedback fb = step(b, batch, &db);
+    ASSERT_TRUE(torch::equal(da.keep, db.keep)) << "batch " << i;
+    ASSERT_TRUE(torch::equal(da.query, db.query)) << "batch " << i;
+    ASSERT_TRUE(torch::equal(fa.labels, fb.labels)) << "batch " << i;
+  }
+  EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+  EXPECT_DOUBLE_EQ(a.metrics().threshold, b.metrics().threshold);
+  // A state of another architecture is rejected with an InputError.
+  saved.erase("network.fc.bias");
+  EarlyInstanceFilter c(tiny_filter(9), o);
+  EXPECT_THROW(c.load_state(saved, "ckpt"), skiptrain::InputError);
+}
+
+TEST(EarlyInstanceFilter, DeterministicWithOneThread) {
+  at::set_num_threads(1);
+  auto run = [](uint64_t seed) {
+    EarlyInstanceFilter eif(tiny_filter(seed), FilterOptions{});
+    for (int64_t b = 0; b < 40; ++b) step(eif, synthetic_batch(b));
+    return flat_parameters(eif);
+  };
+  auto first = run(11);
+  EXPECT_TRUE(torch::equal(first, run(11)));
+  EXPECT_FALSE(torch::equal(first, run(12)));
+}
+
+TEST(EarlyInstanceFilter, RejectsInvalidOptionsNamingTheFlag) {
+  FilterOptions o;
+  o.a1 = 0.9;
+  try {
+    EarlyInstanceFilter eif(tiny_filter(1), o);
+    FAIL() << "expected an InputError";
+  } catch (const skiptrain::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--eif-a1"), std::string::npos);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The zoo's filter networks (lenet-filter for 28x28 grey, resnet8 for 32x32 colour) run through a
+// decide/learn round, including BatchNorm with one labelled instance.
+TEST(EarlyInstanceFilter, WorksWithTheZooFilters) {
+  struct Case {
+    const char* name;
+    skiptrain::nn::ModelSpec spec;
+  };
+  for (const Case& c : {Case{"lenet-filter", {1, 28, 2}}, Case{"resnet8", {3, 32, 2}}}) {
+    torch::manual_seed(0);
+    FilterOptions o;
+    o.warmup_batches = 1;
+    EarlyInstanceFilter eif(skiptrain::nn::make_model(c.name, c.spec), o);
+    auto images = torch::randn({8, c.spec.in_channels, c.spec.image_size, c.spec.image_size});
+    auto losses = torch::rand({8}) * 3;
+    Decision d = eif.decide(images);
+    EXPECT_EQ(d.keep.numel(), 8) << c.name;
+    eif.learn(images, d, losses, torch::empty({0}));
+    EXPECT_EQ(eif.last_trained_instances(), 8) << c.name;
+    d.keep = torch::tensor({3}, torch::kInt64);
+    d.query = torch::empty({0}, torch::kInt64);
+    eif.learn(images, d, losses.slice(0, 3, 4), torch::empty({0}));
+    EXPECT_EQ(eif.last_trained_instances(), 1) << c.name;
+    EXPECT_TRUE(torch::isfinite(eif.decide(images).prob_high).all().item<bool>()) << c.name;
+  }
+}
+
+}  // namespace
