@@ -2,6 +2,8 @@
 #include "skiptrain/nn/conv2d.h"
 
 #include "skiptrain/cost/recorder.h"
+#include "skiptrain/ops/emp_conv2d.h"
+#include "skiptrain/ops/select_channels.h"
 
 #include <torch/torch.h>
 
@@ -33,10 +35,35 @@ void Conv2dImpl::reset() {
 }
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
-  auto output = at::conv2d(input, weight, bias, {options.stride, options.stride},
-                           {options.padding, options.padding}, {options.dilation, options.dilation}, options.groups);
+  torch::Tensor output;
+  if (emp.keep < 1.0 && is_training() && at::GradMode::is_enabled()) {
+    output = skiptrain::emp_conv2d(input, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
+                                   {options.stride, options.stride}, {options.padding, options.padding},
+                                   {options.dilation, options.dilation}, options.groups, emp.keep, emp.gamma1,
+                                   emp.gamma2);
+  } else {
+    output = at::conv2d(input, weight, bias, {options.stride, options.stride}, {options.padding, options.padding},
+                        {options.dilation, options.dilation}, options.groups);
+  }
   cost::ShapeRecorder::record(this, "conv2d", input, weight, output, options.groups);
   return output;
+}
+
+double Conv2dImpl::kept_fraction() const {
+  if (emp.keep >= 1.0) return 1.0;
+  return static_cast<double>(skiptrain::kept_channels(options.out_channels, emp.keep)) /
+         static_cast<double>(options.out_channels);
+}
+
+double Conv2dImpl::selection_macs_per_instance(int64_t h_out, int64_t w_out) const {
+  if (kept_fraction() >= 1.0) return 0.0;
+  return static_cast<double>(options.out_channels) * static_cast<double>(h_out) * static_cast<double>(w_out);
+}
+
+double Conv2dImpl::selection_macs_per_batch() const {
+  if (kept_fraction() >= 1.0 || emp.gamma1 == 0.0) return 0.0;
+  return static_cast<double>(options.out_channels) * static_cast<double>(options.in_channels / options.groups) *
+         static_cast<double>(options.kernel_size * options.kernel_size);
 }
 
 }  // namespace skiptrain::nn

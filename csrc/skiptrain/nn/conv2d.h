@@ -3,6 +3,8 @@
 // the layer that Error Map Pruning and quantization configure.
 #pragma once
 
+#include "skiptrain/ops/emp_conv2d.h"
+
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
@@ -29,17 +31,36 @@ struct Conv2dOptions {
   Conv2dOptions& with_bias(bool v) { bias = v; return *this; }
 };
 
+// Error Map Pruning settings of one Conv2d (see ops/emp_conv2d.h). keep = 1: dense backward.
+// The score is gamma1*||W_j||_1/mean + gamma2*||delta_j||_1/mean (each term mean-normalised).
+struct EmpSettings {
+  double keep = 1.0;
+  double gamma1 = skiptrain::kDefaultGamma1;
+  double gamma2 = skiptrain::kDefaultGamma2;
+};
+
 class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
  public:
   explicit Conv2dImpl(Conv2dOptions options);
   // (Re)initialises weight and bias as torch.nn.Conv2d does (Kaiming-uniform, a = sqrt(5)).
   void reset() override;
   // input [N, C_in, H, W] -> [N, C_out, H_out, W_out]
+  // Uses skiptrain::emp_conv2d (pruned backward) when emp.keep < 1, grad mode is on and the module
+  // is training; otherwise the plain at::conv2d.
   torch::Tensor forward(const torch::Tensor& input);
+
+  // Fraction of output channels whose backward runs: ceil(keep*C_out)/C_out (at least 1 channel), 1 if dense.
+  double kept_fraction() const;
+  // Channel-selection cost per instance (|x| adds of the L1 norm of the error map): C_out*H_out*W_out,
+  // 0 when dense. Count it for every instance that trains through this layer.
+  double selection_macs_per_instance(int64_t h_out, int64_t w_out) const;
+  // Channel-selection cost per batch (L1 norm of the weights): C_out*C_in/groups*k*k, 0 when dense.
+  double selection_macs_per_batch() const;
 
   Conv2dOptions options;
   torch::Tensor weight;  // [C_out, C_in/groups, k, k]
   torch::Tensor bias;    // [C_out] or undefined
+  EmpSettings emp;       // dense unless configured (see nn/emp_settings.h)
 };
 TORCH_MODULE(Conv2d);
 

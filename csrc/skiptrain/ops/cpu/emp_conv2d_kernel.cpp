@@ -1,0 +1,327 @@
+// CPU kernels of skiptrain::emp_conv2d (forward: the ordinary convolution) and of
+// skiptrain::_emp_conv2d_backward (Error Map Pruning). The backward selects the kept
+// channels (skiptrain::select_channels), then runs dense work on the kept slice only:
+//  - float32, stride 1, groups 1, kernel width 1/3/5/7 on x86-64 with AVX2 or AVX-512:
+//    direct kernels (emp_conv2d_direct.h), parallel over the batch;
+//  - anything else: ATen's convolution backward on the gathered slice (index_select of delta
+//    and W), scattered back. Never a mask. keep = 1 is ATen's dense backward, untouched.
+// Mirror-able: a CUDA file registers the same two functions at the CUDA key.
+#include "skiptrain/ops/emp_conv2d.h"
+#include "skiptrain/ops/select_channels.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+#include <cstring>
+#include <vector>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SKIPTRAIN_EMP_DIRECT 1
+#include <immintrin.h>
+#else
+#define SKIPTRAIN_EMP_DIRECT 0
+#endif
+
+namespace skiptrain {
+namespace {
+
+// Everything the direct kernels need for one call; built once, read by every thread.
+struct DirectArgs {
+  const float* x = nullptr;   // input [N, Ci, H, W]
+  const float* go = nullptr;  // grad_output [N, Co, Ho, Wo]
+  const int64_t* idx = nullptr;
+  int64_t K = 0;  // kept channels
+  int64_t N = 0, Ci = 0, H = 0, W = 0, Co = 0, Ho = 0, Wo = 0, KH = 0, KW = 0, ph = 0, pw = 0, dh = 0, dw = 0;
+  bool need_gi = false, need_gw = false, need_gb = false;
+  // Padded geometry (see emp_conv2d_direct.h): rows of stride Wp everywhere.
+  int64_t Hp = 0, Wp = 0, Q = 0, Qv = 0, M = 0, B = 0, Rv = 0, Px = 0, Pd = 0, T = 0;
+  int64_t NB = 1;  // instances packed together (grad_weight's horizontal sums are paid once per NB)
+  std::vector<int64_t> off;  // [T] tap shifts
+  std::vector<float> wt;     // kept weights, transposed: [K][T][Ci]
+  // Raw views of off / wt: the per-ISA code below touches no std:: templates.
+  const int64_t* off_ptr = nullptr;
+  const float* wt_ptr = nullptr;
+  float* gi = nullptr;       // grad_input [N, Ci, H, W]
+};
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace
+
+#if SKIPTRAIN_EMP_DIRECT
+// Packs sub-batches of NB instances into the padded planes (the zero borders stay zero), then
+// runs grad_weight over the sub-batch and grad_input per instance.
+#define SKIPTRAIN_EMP_PACK_AND_RUN(GW_KB, GI_CB, GI_RB)                                                           \
+  static void instances(const DirectArgs& a, int64_t begin, int64_t end, float* xp, float* dq, float* gip,       \
+                        float* gw, double* gb) {                                                                  \
+    for (int64_t n0 = begin; n0 < end; n0 += a.NB) {                                                              \
+      const int64_t nbc = end - n0 < a.NB ? end - n0 : a.NB;                                                      \
+      for (int64_t nb = 0; nb < nbc; ++nb) {                                                                      \
+        const int64_t n = n0 + nb;                                                                                \
+        if (a.need_gw) {                                                                                          \
+          for (int64_t c = 0; c < a.Ci; ++c)                                                                      \
+            for (int64_t h = 0; h < a.H; ++h)                                                                     \
+              std::memcpy(xp + (c * a.NB + nb) * a.Px + (h + a.ph) * a.Wp + a.pw,                                 \
+                          a.x + ((n * a.Ci + c) * a.H + h) * a.W, sizeof(float) * a.W);                           \
+        }                                                                                                         \
+        for (int64_t k = 0; k < a.K; ++k) {                                                                       \
+          const float* src = a.go + (n * a.Co + a.idx[k]) * a.Ho * a.Wo;                                         \
+          float* dst = dq + (k * a.NB + nb) * a.Pd + a.B;                                                         \
+          float s = 0;                                                                                            \
+          for (int64_t ho = 0; ho < a.Ho; ++ho) {                                                                 \
+            std::memcpy(dst + ho * a.Wp, src + ho * a.Wo, sizeof(float) * a.Wo);                                  \
+            if (a.need_gb)                                                                                        \
+              for (int64_t wo = 0; wo < a.Wo; ++wo) s += src[ho * a.Wo + wo];                                     \
+          }                                                                                                       \
+          gb[k] += s;                                                                                             \
+        }                                                                                                         \
+      }                                                                                                           \
+      if (a.need_gw) {                                                                                            \
+        switch (a.KW) {                                                                                           \
+          case 1: gw_instances<1, GW_KB(1)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
+          case 3: gw_instances<3, GW_KB(3)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
+          case 5: gw_instances<5, GW_KB(5)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
+          default: gw_instances<7, GW_KB(7)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
+        }                                                                                                         \
+      }                                                                                                           \
+      if (a.need_gi) {                                                                                            \
+        for (int64_t nb = 0; nb < nbc; ++nb) {                                                                    \
+          const int64_t n = n0 + nb;                                                                              \
+          gi_instance<GI_CB, GI_RB>(dq + nb * a.Pd + a.B, a.NB * a.Pd, a.K, a.wt_ptr, a.Ci, a.off_ptr, a.T,       \
+                                    a.ph * a.Wp, a.Rv, gip);                                                      \
+          for (int64_t c = 0; c < a.Ci; ++c)                                                                      \
+            for (int64_t h = 0; h < a.H; ++h)                                                                     \
+              std::memcpy(a.gi + ((n * a.Ci + c) * a.H + h) * a.W, gip + c * a.Rv + h * a.Wp + a.pw,             \
+                          sizeof(float) * a.W);                                                                   \
+        }                                                                                                         \
+      }                                                                                                           \
+    }                                                                                                             \
+  }
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx2,fma")
+namespace emp_avx512 {
+#define SKIPTRAIN_VW 16
+#include "skiptrain/ops/cpu/emp_conv2d_direct.h"
+#undef SKIPTRAIN_VW
+// Register budget (32 zmm): KB*KW accumulators + KB + 1 live vectors; CB*RB + RB + 1 for gi.
+#define SKIPTRAIN_GW_KB(kw) ((kw) == 1 ? 8 : (kw) == 3 ? 6 : (kw) == 5 ? 4 : 3)
+SKIPTRAIN_EMP_PACK_AND_RUN(SKIPTRAIN_GW_KB, 8, 3)
+#undef SKIPTRAIN_GW_KB
+}  // namespace emp_avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace emp_avx2 {
+#define SKIPTRAIN_VW 8
+#include "skiptrain/ops/cpu/emp_conv2d_direct.h"
+#undef SKIPTRAIN_VW
+// Register budget (16 ymm).
+#define SKIPTRAIN_GW_KB(kw) ((kw) == 1 ? 4 : (kw) == 3 ? 3 : (kw) == 5 ? 2 : 1)
+SKIPTRAIN_EMP_PACK_AND_RUN(SKIPTRAIN_GW_KB, 4, 2)
+#undef SKIPTRAIN_GW_KB
+}  // namespace emp_avx2
+#pragma GCC pop_options
+#endif  // SKIPTRAIN_EMP_DIRECT
+
+namespace {
+
+// 0: no direct kernel on this CPU; else floats per vector.
+int direct_vector_width() {
+#if SKIPTRAIN_EMP_DIRECT
+  static const int width = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+    return 0;
+  }();
+  return width;
+#else
+  return 0;
+#endif
+}
+
+bool direct_applies(const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride, int64_t groups) {
+  const int64_t kw = weight.size(3);
+  return direct_vector_width() > 0 && input.scalar_type() == at::kFloat && input.device().is_cpu() &&
+         groups == 1 && stride[0] == 1 && stride[1] == 1 && (kw == 1 || kw == 3 || kw == 5 || kw == 7);
+}
+
+// Direct kernels on the kept slice: fills grad_input (if needed), and the kept rows of
+// grad_weight / grad_bias.
+void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor& w, const at::Tensor& idx,
+                     c10::IntArrayRef padding, c10::IntArrayRef dilation, std::array<bool, 3> mask, at::Tensor& gi,
+                     at::Tensor& gw, at::Tensor& gb) {
+  const int vw = direct_vector_width();
+  DirectArgs a;
+  a.x = x.data_ptr<float>();
+  a.go = go.data_ptr<float>();
+  a.idx = idx.data_ptr<int64_t>();
+  a.K = idx.numel();
+  a.N = x.size(0), a.Ci = x.size(1), a.H = x.size(2), a.W = x.size(3);
+  a.Co = w.size(0), a.KH = w.size(2), a.KW = w.size(3);
+  a.Ho = go.size(2), a.Wo = go.size(3);
+  a.ph = padding[0], a.pw = padding[1], a.dh = dilation[0], a.dw = dilation[1];
+  a.need_gi = mask[0], a.need_gw = mask[1], a.need_gb = mask[2];
+  a.Hp = a.H + 2 * a.ph, a.Wp = a.W + 2 * a.pw;
+  a.T = a.KH * a.KW;
+  a.Q = a.Ho * a.Wp;
+  a.Qv = round_up(a.Q, vw);
+  a.M = (a.KH - 1) * a.dh * a.Wp + (a.KW - 1) * a.dw;
+  a.B = round_up(a.M, vw);
+  a.Rv = round_up(a.H * a.Wp, vw);
+  a.Px = round_up(a.Qv + a.M + vw, vw);
+  a.Pd = round_up(a.B + std::max(a.Qv, a.ph * a.Wp + a.Rv) + vw, vw);
+  // Sub-batch of up to 32 instances (small planes need many to amortise the horizontal sums), with
+  // its packed planes kept within ~1 MiB (L2).
+  a.NB = std::max<int64_t>(1, std::min<int64_t>(32, (1 << 18) / std::max<int64_t>(1, a.Ci * a.Px + a.K * a.Pd)));
+  for (int64_t i = 0; i < a.KH; ++i)
+    for (int64_t j = 0; j < a.KW; ++j) a.off.push_back(i * a.dh * a.Wp + j * a.dw);
+  if (a.need_gi) {
+    // wt[k][t][c] = W[idx[k], c, t]
+    auto wc = w.contiguous();
+    const float* wp = wc.data_ptr<float>();
+    a.wt.resize(a.K * a.T * a.Ci);
+    for (int64_t k = 0; k < a.K; ++k)
+      for (int64_t c = 0; c < a.Ci; ++c)
+        for (int64_t t = 0; t < a.T; ++t) a.wt[(k * a.T + t) * a.Ci + c] = wp[(a.idx[k] * a.Ci + c) * a.T + t];
+    a.gi = gi.data_ptr<float>();
+  }
+  a.off_ptr = a.off.data();
+  a.wt_ptr = a.wt.data();
+  const int threads = at::get_num_threads();
+  std::vector<std::vector<float>> gw_part(threads);
+  std::vector<std::vector<double>> gb_part(threads);
+  at::parallel_for(0, a.N, 1, [&](int64_t begin, int64_t end) {
+    const int tid = at::get_thread_num();
+    auto& gw_local = gw_part[tid];
+    auto& gb_local = gb_part[tid];
+    if (gw_local.empty()) gw_local.assign(a.need_gw ? a.K * a.Ci * a.T : 1, 0.0f);
+    if (gb_local.empty()) gb_local.assign(a.K, 0.0);
+    // 64-byte aligned (at::zeros), so the error-map loads of the kernels are aligned.
+    auto xp = at::zeros({a.need_gw ? a.Ci * a.NB * a.Px : 1}, at::kFloat);
+    auto dq = at::zeros({a.K * a.NB * a.Pd}, at::kFloat);
+    auto gip = at::empty({a.need_gi ? a.Ci * a.Rv : 1}, at::kFloat);
+#if SKIPTRAIN_EMP_DIRECT
+    if (vw == 16)
+      emp_avx512::instances(a, begin, end, xp.data_ptr<float>(), dq.data_ptr<float>(), gip.data_ptr<float>(),
+                            gw_local.data(), gb_local.data());
+    else
+      emp_avx2::instances(a, begin, end, xp.data_ptr<float>(), dq.data_ptr<float>(), gip.data_ptr<float>(),
+                          gw_local.data(), gb_local.data());
+#endif
+  });
+  if (a.need_gw) {
+    auto kept = at::zeros({a.K, a.Ci, a.KH, a.KW}, w.options());
+    float* kp = kept.data_ptr<float>();
+    for (const auto& part : gw_part)
+      if (!part.empty())
+        for (int64_t i = 0; i < kept.numel(); ++i) kp[i] += part[i];
+    gw.index_copy_(0, idx, kept);
+  }
+  if (a.need_gb) {
+    auto kept = at::zeros({a.K}, at::TensorOptions().dtype(at::kDouble));
+    double* kp = kept.data_ptr<double>();
+    for (const auto& part : gb_part)
+      if (!part.empty())
+        for (int64_t k = 0; k < a.K; ++k) kp[k] += part[k];
+    gb.index_copy_(0, idx, kept.to(gb.scalar_type()));
+  }
+}
+
+// ATen's convolution backward on the gathered kept slice. Groups: when every group has one output
+// channel (depthwise and its multiples... C_out == groups) the kept channels' groups form a smaller
+// grouped conv; otherwise one groups=1 call per group that has kept channels.
+void backward_sliced(const at::Tensor& go, const at::Tensor& x, const at::Tensor& w, const at::Tensor& idx,
+                     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
+                     std::array<bool, 3> mask, at::Tensor& gi, at::Tensor& gw, at::Tensor& gb) {
+  const std::array<bool, 3> mask2 = {mask[0], mask[1], false};
+  const std::vector<int64_t> no_out_pad = {0, 0};
+  if (mask[2]) gb.index_copy_(0, idx, go.index_select(1, idx).sum({0, 2, 3}));
+  if (groups == 1) {
+    auto r = at::convolution_backward(go.index_select(1, idx), x, w.index_select(0, idx), c10::nullopt, stride,
+                                      padding, dilation, false, no_out_pad, 1, mask2);
+    if (mask[0]) gi.copy_(std::get<0>(r));
+    if (mask[1]) gw.index_copy_(0, idx, std::get<1>(r));
+    return;
+  }
+  const int64_t co_per_group = w.size(0) / groups, ci_per_group = w.size(1);
+  if (co_per_group == 1) {
+    // Kept channel j uses input channels [j*ci_per_group, (j+1)*ci_per_group).
+    auto in_idx = (idx.unsqueeze(1) * ci_per_group + at::arange(ci_per_group, idx.options()).unsqueeze(0)).reshape(-1);
+    auto r = at::convolution_backward(go.index_select(1, idx), x.index_select(1, in_idx), w.index_select(0, idx),
+                                      c10::nullopt, stride, padding, dilation, false, no_out_pad, idx.numel(), mask2);
+    if (mask[0]) gi.index_copy_(1, in_idx, std::get<0>(r));
+    if (mask[1]) gw.index_copy_(0, idx, std::get<1>(r));
+    return;
+  }
+  const int64_t* ip = idx.data_ptr<int64_t>();
+  for (int64_t g = 0; g < groups; ++g) {
+    std::vector<int64_t> local;
+    for (int64_t k = 0; k < idx.numel(); ++k)
+      if (ip[k] / co_per_group == g) local.push_back(ip[k]);
+    if (local.empty()) continue;
+    auto gidx = at::tensor(local, idx.options());
+    auto xg = x.narrow(1, g * ci_per_group, ci_per_group);
+    auto r = at::convolution_backward(go.index_select(1, gidx), xg, w.index_select(0, gidx), c10::nullopt, stride,
+                                      padding, dilation, false, no_out_pad, 1, mask2);
+    if (mask[0]) gi.narrow(1, g * ci_per_group, ci_per_group).copy_(std::get<0>(r));
+    if (mask[1]) gw.index_copy_(0, gidx, std::get<1>(r));
+  }
+}
+
+at::Tensor emp_conv2d_forward_cpu(const at::Tensor& input, const at::Tensor& weight,
+                                  const c10::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+                                  c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep,
+                                  double gamma1, double gamma2) {
+  detail::check_emp_conv2d_args(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
+  return at::convolution(input, weight, bias, stride, padding, dilation, false, {0, 0}, groups);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
+    std::array<bool, 3> output_mask) {
+  detail::check_emp_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups, keep, gamma1, gamma2);
+  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == input.size(0) &&
+                  grad_output.size(1) == weight.size(0),
+              "_emp_conv2d_backward: grad_output must be [N = ", input.size(0), ", C_out = ", weight.size(0),
+              ", H_out, W_out], got shape ", grad_output.sizes());
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), "_emp_conv2d_backward: grad_output dtype (",
+              grad_output.scalar_type(), ") must equal input dtype (", input.scalar_type(), ")");
+  const std::vector<int64_t> no_out_pad = {0, 0};
+  const int64_t c_out = weight.size(0);
+  if (kept_channels(c_out, keep) == c_out) {
+    // keep = 1 (or every channel kept): the dense backward, no selection.
+    return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding,
+                                    dilation, false, no_out_pad, groups, output_mask);
+  }
+  auto go = grad_output.contiguous();
+  auto x = input.contiguous();
+  auto w = weight.contiguous();
+  auto idx = select_channels(go, w, keep, gamma1, gamma2);
+  at::Tensor gi, gw, gb;
+  const bool direct = direct_applies(x, w, stride, groups);
+  // The direct kernels write every grad_input element; the sliced path may leave groups untouched (zeros).
+  if (output_mask[0]) gi = direct ? at::empty_like(x) : at::zeros_like(x);
+  if (output_mask[1]) gw = at::zeros_like(w);
+  if (output_mask[2]) gb = at::zeros({c_out}, w.options());
+  if (direct) {
+    backward_direct(go, x, w, idx, padding, dilation, output_mask, gi, gw, gb);
+  } else {
+    backward_sliced(go, x, w, idx, stride, padding, dilation, groups, output_mask, gi, gw, gb);
+  }
+  return std::make_tuple(gi, gw, gb);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skiptrain, CPU, m) {
+  m.impl("emp_conv2d", emp_conv2d_forward_cpu);
+  m.impl("_emp_conv2d_backward", emp_conv2d_backward_cpu);
+}
+
+}  // namespace skiptrain

@@ -1,0 +1,103 @@
+// CPU kernel of skiptrain::select_channels: per-channel L1 norms of the error map
+// (one streaming pass over the batch, parallel over instances) and of the weights,
+// then a partial sort of C_out scores.
+#include "skiptrain/ops/select_channels.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace skiptrain {
+namespace {
+
+// sum |p[i]| for i < n, with 16 independent lanes so the compiler vectorises it.
+template <typename T>
+double abs_sum(const T* p, int64_t n) {
+  constexpr int L = 16;
+  T lanes[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int l = 0; l < L; ++l) lanes[l] += std::abs(p[i + l]);
+  double s = 0;
+  for (; i < n; ++i) s += std::abs(static_cast<double>(p[i]));
+  for (int l = 0; l < L; ++l) s += lanes[l];
+  return s;
+}
+
+template <typename T>
+std::vector<double> error_norms(const at::Tensor& go) {
+  const int64_t N = go.size(0), C = go.size(1), HW = go.size(2) * go.size(3);
+  const T* p = go.data_ptr<T>();
+  const int threads = at::get_num_threads();
+  std::vector<std::vector<double>> partial(threads, std::vector<double>(C, 0.0));
+  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+    auto& mine = partial[at::get_thread_num()];
+    for (int64_t n = begin; n < end; ++n)
+      for (int64_t c = 0; c < C; ++c) mine[c] += abs_sum(p + (n * C + c) * HW, HW);
+  });
+  std::vector<double> total(C, 0.0);
+  for (const auto& part : partial)
+    for (int64_t c = 0; c < C; ++c) total[c] += part[c];
+  return total;
+}
+
+template <typename T>
+std::vector<double> weight_norms(const at::Tensor& w) {
+  const int64_t C = w.size(0), K = w.numel() / std::max<int64_t>(C, 1);
+  const T* p = w.data_ptr<T>();
+  std::vector<double> out(C);
+  for (int64_t c = 0; c < C; ++c) out[c] = abs_sum(p + c * K, K);
+  return out;
+}
+
+// Adds gamma * v / mean(v) to score; skipped when gamma or the mean is zero.
+void add_normalised(std::vector<double>& score, const std::vector<double>& v, double gamma) {
+  if (gamma == 0.0) return;
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  if (!(mean > 0.0)) return;
+  for (size_t j = 0; j < v.size(); ++j) score[j] += gamma * v[j] / mean;
+}
+
+at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                               double gamma2) {
+  check_emp_settings(keep, gamma1, gamma2);
+  TORCH_CHECK(grad_output.dim() == 4, "select_channels: grad_output must be [N, C_out, H_out, W_out], got shape ",
+              grad_output.sizes());
+  TORCH_CHECK(weight.dim() >= 2, "select_channels: weight must be [C_out, ...], got shape ", weight.sizes());
+  TORCH_CHECK(grad_output.size(1) == weight.size(0), "select_channels: grad_output has ", grad_output.size(1),
+              " channels but weight has C_out = ", weight.size(0));
+  TORCH_CHECK(at::isFloatingType(grad_output.scalar_type()) && grad_output.scalar_type() == weight.scalar_type(),
+              "select_channels: grad_output and weight must share a floating dtype, got ", grad_output.scalar_type(),
+              " and ", weight.scalar_type());
+  const int64_t C = weight.size(0);
+  const int64_t K = kept_channels(C, keep);
+  auto options = at::TensorOptions().dtype(at::kLong).device(grad_output.device());
+  if (K == C) return at::arange(C, options);
+
+  std::vector<double> score(C, 0.0);
+  AT_DISPATCH_FLOATING_TYPES(grad_output.scalar_type(), "select_channels", [&] {
+    if (gamma2 != 0.0) add_normalised(score, error_norms<scalar_t>(grad_output.contiguous()), gamma2);
+    if (gamma1 != 0.0) add_normalised(score, weight_norms<scalar_t>(weight.contiguous()), gamma1);
+  });
+  std::vector<int64_t> order(C);
+  std::iota(order.begin(), order.end(), 0);
+  // Highest score first; equal scores: lower index first (stable, deterministic).
+  std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                    [&](int64_t a, int64_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); });
+  std::sort(order.begin(), order.begin() + K);
+  auto out = at::empty({K}, options);
+  std::copy(order.begin(), order.begin() + K, out.data_ptr<int64_t>());
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skiptrain, CPU, m) { m.impl("select_channels", select_channels_cpu); }
+
+}  // namespace skiptrain

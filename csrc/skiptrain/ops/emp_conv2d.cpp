@@ -1,0 +1,87 @@
+// Schemas and C++ API of skiptrain::emp_conv2d and skiptrain::_emp_conv2d_backward; the
+// kernels are in cpu/ (and later cuda/), the autograd wiring in autograd/.
+#include "skiptrain/ops/emp_conv2d.h"
+
+#include "skiptrain/ops/select_channels.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+namespace skiptrain {
+
+at::Tensor emp_conv2d(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                      c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
+                      double keep, double gamma1, double gamma2) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("skiptrain::emp_conv2d", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                                         c10::IntArrayRef, c10::IntArrayRef, c10::IntArrayRef, int64_t, double,
+                                         double, double)>();
+  return op.call(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
+    std::array<bool, 3> output_mask) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("skiptrain::_emp_conv2d_backward", "")
+                       .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&, c10::IntArrayRef,
+                           c10::IntArrayRef, c10::IntArrayRef, int64_t, double, double, double, std::array<bool, 3>)>();
+  return op.call(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2, output_mask);
+}
+
+namespace detail {
+
+void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                           c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                           int64_t groups, double keep, double gamma1, double gamma2) {
+  check_emp_settings(keep, gamma1, gamma2);
+  TORCH_CHECK(input.dim() == 4, "emp_conv2d: input must be [N, C_in, H, W], got shape ", input.sizes());
+  TORCH_CHECK(weight.dim() == 4, "emp_conv2d: weight must be [C_out, C_in/groups, kh, kw], got shape ",
+              weight.sizes());
+  TORCH_CHECK(at::isFloatingType(input.scalar_type()), "emp_conv2d: input must be floating point, got ",
+              input.scalar_type());
+  TORCH_CHECK(weight.scalar_type() == input.scalar_type(), "emp_conv2d: weight dtype (", weight.scalar_type(),
+              ") must equal input dtype (", input.scalar_type(), ")");
+  TORCH_CHECK(weight.device() == input.device(), "emp_conv2d: weight is on ", weight.device(), " but input on ",
+              input.device());
+  TORCH_CHECK(groups > 0, "emp_conv2d: groups must be positive, got ", groups);
+  TORCH_CHECK(weight.size(0) > 0 && weight.size(0) % groups == 0, "emp_conv2d: weight.size(0) (C_out = ",
+              weight.size(0), ") must be a positive multiple of groups (", groups, ")");
+  TORCH_CHECK(input.size(1) == weight.size(1) * groups, "emp_conv2d: input has ", input.size(1),
+              " channels but weight expects C_in = weight.size(1) * groups = ", weight.size(1) * groups);
+  TORCH_CHECK(stride.size() == 2 && stride[0] > 0 && stride[1] > 0,
+              "emp_conv2d: stride must be two positive ints, got ", stride);
+  TORCH_CHECK(padding.size() == 2 && padding[0] >= 0 && padding[1] >= 0,
+              "emp_conv2d: padding must be two non-negative ints, got ", padding);
+  TORCH_CHECK(dilation.size() == 2 && dilation[0] > 0 && dilation[1] > 0,
+              "emp_conv2d: dilation must be two positive ints, got ", dilation);
+  for (int d = 0; d < 2; ++d) {
+    const int64_t span = dilation[d] * (weight.size(2 + d) - 1) + 1;
+    TORCH_CHECK(input.size(2 + d) + 2 * padding[d] >= span, "emp_conv2d: input spatial size ", input.sizes(),
+                " (padded by ", padding, ") is smaller than the dilated kernel (", weight.sizes(), ")");
+  }
+  if (bias.has_value() && bias->defined()) {
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "emp_conv2d: bias must be [C_out = ",
+                weight.size(0), "], got shape ", bias->sizes());
+    TORCH_CHECK(bias->scalar_type() == input.scalar_type(), "emp_conv2d: bias dtype (", bias->scalar_type(),
+                ") must equal input dtype (", input.scalar_type(), ")");
+  }
+}
+
+}  // namespace detail
+
+TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
+  m.def(
+      "emp_conv2d(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, "
+      "int groups, float keep, float gamma1, float gamma2) -> Tensor");
+  m.def(
+      "_emp_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, "
+      "int[] dilation, int groups, float keep, float gamma1, float gamma2, bool[3] output_mask) "
+      "-> (Tensor, Tensor, Tensor)");
+}
+
+}  // namespace skiptrain

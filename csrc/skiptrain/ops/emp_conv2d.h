@@ -1,0 +1,42 @@
+// Error Map Pruning convolution: skiptrain::emp_conv2d is an ordinary 2-d convolution
+// forward whose backward (skiptrain::_emp_conv2d_backward) only computes the gradients of
+// the best-scoring output channels (see select_channels.h); pruned filters get exactly zero
+// gradient. Both are dispatcher ops: C++, Python and TorchScript share one autograd.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+#include <c10/util/Optional.h>
+
+#include <array>
+#include <tuple>
+
+namespace skiptrain {
+
+// Default score weights (each term is mean-normalised, see select_channels.h): the filter's
+// weight norm and the batch's error-map norm count equally.
+constexpr double kDefaultGamma1 = 1.0;
+constexpr double kDefaultGamma2 = 1.0;
+
+// conv2d(input [N, C_in, H, W], weight [C_out, C_in/groups, kh, kw], bias [C_out]?) ->
+// [N, C_out, H_out, W_out]; in backward only ceil(keep*C_out) channels get gradients.
+// keep = 1 is the dense convolution (and its dense backward).
+at::Tensor emp_conv2d(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                      c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
+                      double keep, double gamma1 = kDefaultGamma1, double gamma2 = kDefaultGamma2);
+
+// The pruned backward: (grad_input, grad_weight, grad_bias); an entry whose output_mask is false is
+// undefined. grad_weight rows and grad_bias entries of pruned channels are zero.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
+    std::array<bool, 3> output_mask);
+
+namespace detail {
+// Checks shapes, dtypes, devices and settings; every message names the argument.
+void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                           c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                           int64_t groups, double keep, double gamma1, double gamma2);
+}  // namespace detail
+
+}  // namespace skiptrain

@@ -1,0 +1,28 @@
+// Channel selection of Error Map Pruning: which output channels of a conv layer keep
+// their backward pass for this batch. One selection per batch, the same channels for
+// every instance (method.md section 4).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace skiptrain {
+
+// Number of channels EMP keeps out of c_out at kept fraction `keep` in (0, 1]:
+// ceil(keep * c_out), at least 1 (a tolerance of 1e-9 keeps 0.3 * 10 at 3, not 4).
+int64_t kept_channels(int64_t c_out, double keep);
+
+// Throws (naming `keep`) unless 0 < keep <= 1; throws (naming gamma1/gamma2) unless both are >= 0.
+void check_emp_settings(double keep, double gamma1, double gamma2);
+
+// Indices (int64, ascending) of the kept_channels(C_out, keep) output channels with the highest
+// score  s_j = gamma1 * ||W_j||_1 / mean_i ||W_i||_1 + gamma2 * ||delta_j||_1 / mean_i ||delta_i||_1,
+// where ||delta_j||_1 sums over the whole batch. Each term is normalised by its mean over channels
+// (a term with zero mean is dropped) so gamma1 and gamma2 weigh comparable magnitudes: raw weight
+// and error-map norms differ by orders of magnitude. Ties go to the lower channel index.
+// grad_output (delta): [N, C_out, H_out, W_out]; weight: [C_out, C_in/groups, kh, kw].
+at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                           double gamma2);
+
+}  // namespace skiptrain

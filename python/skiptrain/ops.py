@@ -1,0 +1,90 @@
+"""Functional Error Map Pruning ops: thin wrappers over ``torch.ops.skiptrain``.
+
+``emp_conv2d`` is an ordinary convolution in the forward pass; its backward (C++,
+``skiptrain::_emp_conv2d_backward``) computes gradients only for the ``ceil(keep*C_out)``
+output channels with the highest score
+``gamma1*||W_j||_1/mean_i||W_i||_1 + gamma2*||delta_j||_1/mean_i||delta_i||_1``; the other
+filters get exactly zero gradient.
+"""
+import torch
+
+DEFAULT_GAMMA1 = 1.0
+DEFAULT_GAMMA2 = 1.0
+
+
+def _pair(value, name):
+    if isinstance(value, int):
+        return [value, value]
+    value = list(value)
+    if len(value) == 1:
+        return [int(value[0]), int(value[0])]
+    if len(value) != 2:
+        raise ValueError(f"emp_conv2d: {name} must be an int or a pair of ints, got {value}")
+    return [int(v) for v in value]
+
+
+def _padding(padding, weight, dilation, stride):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [0, 0]
+        if padding == "same":
+            if stride != [1, 1]:
+                raise ValueError("emp_conv2d: padding='same' needs stride 1")
+            pads = []
+            for d in range(2):
+                total = dilation[d] * (weight.shape[2 + d] - 1)
+                if total % 2:
+                    raise ValueError("emp_conv2d: padding='same' with an even dilated kernel needs asymmetric "
+                                     "padding, which is not supported; pass explicit padding")
+                pads.append(total // 2)
+            return pads
+        raise ValueError(f"emp_conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    return _pair(padding, "padding")
+
+
+def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, keep=1.0,
+               gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
+    """2-d convolution whose backward is Error Map Pruning.
+
+    Args:
+        input: ``[N, C_in, H, W]`` tensor.
+        weight: ``[C_out, C_in/groups, kh, kw]`` tensor.
+        bias: optional ``[C_out]`` tensor.
+        stride, padding, dilation: int or pair (padding may also be ``'valid'`` or ``'same'``).
+        groups: number of groups (depthwise: ``groups == C_in``).
+        keep: fraction of output channels whose gradients are computed, in (0, 1]; 1 is dense.
+        gamma1: weight of the filter-norm term of the channel score (>= 0).
+        gamma2: weight of the error-map-norm term of the channel score (>= 0).
+
+    Returns:
+        ``[N, C_out, H_out, W_out]``, equal to ``torch.nn.functional.conv2d``'s output.
+
+    Example:
+        >>> x = torch.randn(8, 16, 32, 32, requires_grad=True)
+        >>> w = torch.randn(32, 16, 3, 3, requires_grad=True)
+        >>> emp_conv2d(x, w, padding=1, keep=0.25).sum().backward()  # 8 of 32 filters get gradients
+    """
+    stride = _pair(stride, "stride")
+    dilation = _pair(dilation, "dilation")
+    padding = _padding(padding, weight, dilation, stride)
+    return torch.ops.skiptrain.emp_conv2d(input, weight, bias, stride, padding, dilation, int(groups),
+                                          float(keep), float(gamma1), float(gamma2))
+
+
+def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
+    """Indices of the output channels Error Map Pruning keeps for this batch.
+
+    Args:
+        grad_output: the error map ``[N, C_out, H_out, W_out]``.
+        weight: ``[C_out, ...]``.
+        keep: kept fraction in (0, 1]; ``ceil(keep*C_out)`` channels (at least one) are kept.
+        gamma1, gamma2: score weights (see the module docstring).
+
+    Returns:
+        int64 tensor of kept channel indices, ascending.
+
+    Example:
+        >>> select_channels(torch.randn(4, 8, 5, 5), torch.randn(8, 3, 3, 3), keep=0.5)
+        tensor([...])
+    """
+    return torch.ops.skiptrain.select_channels(grad_output, weight, float(keep), float(gamma1), float(gamma2))
