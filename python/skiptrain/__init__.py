@@ -10,6 +10,12 @@ from skiptrain._library import load_library
 
 load_library()
 
+from skiptrain import ops, nn, emp  # noqa: E402,F401
+
+from skiptrain.filter import EarlyInstanceFilter  # noqa: E402,F401
+
+from skiptrain import cost, models  # noqa: E402,F401
+
 import torch as _torch  # noqa: E402
 
 __version__ = _torch.ops.skiptrain.version()

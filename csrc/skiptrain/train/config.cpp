@@ -1,0 +1,56 @@
+// Validation of TrainConfig: bad flags are rejected before any work starts.
+#include "skiptrain/train/config.h"
+
+#include "skiptrain/data/dataset.h"
+#include "skiptrain/errors.h"
+#include "skiptrain/nn/network.h"
+#include "skiptrain/train/methods.h"
+
+#include <algorithm>
+
+namespace skiptrain::train {
+namespace {
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw InputError(message);
+}
+
+bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
+  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+}  // namespace
+
+void TrainConfig::validate() const {
+  const auto models = nn::model_names();
+  require(one_of(model, models), "--model: unknown model '" + model + "'; valid: " + join(models));
+  const auto datasets = data::dataset_names();
+  require(one_of(dataset, datasets), "--dataset: unknown dataset '" + dataset + "'; valid: " + join(datasets));
+  require(one_of(method, method_names()), "--method: unknown method '" + method + "'; valid: " + join(method_names()));
+  require(iterations >= 0, "--iterations: must be >= 0, got " + std::to_string(iterations));
+  require(iterations > 0 || epochs > 0, "--epochs: must be positive, got " + std::to_string(epochs));
+  require(batch_size > 0, "--batch-size: must be positive, got " + std::to_string(batch_size));
+  require(lr > 0, "--lr: must be positive, got " + std::to_string(lr));
+  require(momentum >= 0 && momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(momentum));
+  require(weight_decay >= 0, "--weight-decay: must be >= 0, got " + std::to_string(weight_decay));
+  require(lr_gamma > 0, "--lr-gamma: must be positive, got " + std::to_string(lr_gamma));
+  for (size_t i = 0; i < lr_milestones.size(); ++i)
+    require(lr_milestones[i] > 0 && (i == 0 || lr_milestones[i] > lr_milestones[i - 1]),
+            "--lr-milestones: must be positive and increasing");
+  require(one_of(augment, {"auto", "on", "off"}), "--augment: must be auto, on or off, got '" + augment + "'");
+  require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
+  require(eval_every >= -1, "--eval-every: must be >= -1, got " + std::to_string(eval_every));
+  require(!resume || !checkpoint_path.empty(), "--resume: needs --checkpoint FILE");
+  if (method.rfind("eif", 0) == 0) {
+    eif.validate();
+    require(eif_model == "auto" || one_of(eif_model, models),
+            "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
+  }
+  require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
+}
+
+}  // namespace skiptrain::train

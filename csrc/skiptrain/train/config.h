@@ -1,0 +1,63 @@
+// Everything a training run is told, one commented field per trainer flag, with
+// its default. The CLI fills it from flags; Python and tests fill it directly.
+#pragma once
+
+#include "skiptrain/filter/options.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace skiptrain::train {
+
+struct TrainConfig {
+  // --model: a name from nn::model_names().
+  std::string model = "lenet5";
+  // --dataset: a name from data::dataset_names().
+  std::string dataset = "fashion-mnist";
+  // --data-dir: where the dataset's files are; empty = $SKIPTRAIN_DATA/<dataset> or the Debian path.
+  std::string data_dir;
+  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp).
+  std::string method = "sgd";
+  // --epochs: passes over the incoming stream (ignored when iterations > 0).
+  int64_t epochs = 1;
+  // --iterations: incoming mini-batches to process; 0 = use epochs.
+  int64_t iterations = 0;
+  // --batch-size: instances per incoming mini-batch (m).
+  int64_t batch_size = 64;
+  // --lr: learning rate of the main model's SGD.
+  double lr = 0.01;
+  // --momentum: SGD momentum.
+  double momentum = 0.9;
+  // --weight-decay: L2 penalty added to the gradients.
+  double weight_decay = 0.0;
+  // --lr-milestones: iterations at which the learning rate is multiplied by lr_gamma.
+  std::vector<int64_t> lr_milestones;
+  // --lr-gamma: the factor applied at each milestone.
+  double lr_gamma = 0.1;
+  // --augment: CIFAR-style augmentation (pad-4 crop, flip): "auto" (CIFAR only), "on", "off".
+  std::string augment = "auto";
+  // --seed: seeds the model's initialisation and the stream's order and augmentation.
+  uint64_t seed = 0;
+  // --threads: intra-op threads; 0 = all available cores.
+  int64_t threads = 0;
+  // --eval-every: evaluate on the test set every N iterations; -1 = once per epoch; 0 = only at the end.
+  int64_t eval_every = -1;
+  // --metrics: JSON-lines file with one record per evaluation; empty = none.
+  std::string metrics_path;
+  // --checkpoint: checkpoint file written atomically at each evaluation and at the end; empty = none.
+  std::string checkpoint_path;
+  // --resume: continue from --checkpoint (it must exist).
+  bool resume = false;
+  // --eif-*: the Early Instance Filter (methods eif, eif+emp); defaults and reasons in filter/options.h.
+  filter::FilterOptions eif;
+  // --eif-model: the filter network; "auto" = lenet-filter for 28x28 inputs, resnet8 for 32x32.
+  std::string eif_model = "auto";
+  // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
+  std::string progress = "auto";
+
+  // Throws InputError naming the first invalid flag.
+  void validate() const;
+};
+
+}  // namespace skiptrain::train

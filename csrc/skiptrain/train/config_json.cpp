@@ -1,0 +1,46 @@
+// TrainConfig <-> JSON, as stored in checkpoints and read back by `skiptrain eval`.
+#include "skiptrain/train/trainer.h"
+
+namespace skiptrain::train {
+
+nlohmann::json config_to_json(const TrainConfig& c) {
+  return {{"model", c.model},
+          {"dataset", c.dataset},
+          {"data_dir", c.data_dir},
+          {"method", c.method},
+          {"epochs", c.epochs},
+          {"iterations", c.iterations},
+          {"batch_size", c.batch_size},
+          {"lr", c.lr},
+          {"momentum", c.momentum},
+          {"weight_decay", c.weight_decay},
+          {"lr_milestones", c.lr_milestones},
+          {"lr_gamma", c.lr_gamma},
+          {"augment", c.augment},
+          {"seed", c.seed},
+          {"threads", c.threads},
+          {"eval_every", c.eval_every}};
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  c.model = j.value("model", c.model);
+  c.dataset = j.value("dataset", c.dataset);
+  c.data_dir = j.value("data_dir", c.data_dir);
+  c.method = j.value("method", c.method);
+  c.epochs = j.value("epochs", c.epochs);
+  c.iterations = j.value("iterations", c.iterations);
+  c.batch_size = j.value("batch_size", c.batch_size);
+  c.lr = j.value("lr", c.lr);
+  c.momentum = j.value("momentum", c.momentum);
+  c.weight_decay = j.value("weight_decay", c.weight_decay);
+  c.lr_milestones = j.value("lr_milestones", c.lr_milestones);
+  c.lr_gamma = j.value("lr_gamma", c.lr_gamma);
+  c.augment = j.value("augment", c.augment);
+  c.seed = j.value("seed", c.seed);
+  c.threads = j.value("threads", c.threads);
+  c.eval_every = j.value("eval_every", c.eval_every);
+  return c;
+}
+
+}  // namespace skiptrain::train

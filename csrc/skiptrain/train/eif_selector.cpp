@@ -1,0 +1,60 @@
+// The Early Instance Filter Selector.
+#include "skiptrain/train/eif_selector.h"
+
+#include "skiptrain/errors.h"
+
+#include <torch/torch.h>
+
+namespace skiptrain::train {
+
+std::string EifSelector::filter_model_name(const TrainConfig& config, const nn::ModelSpec& spec) {
+  if (config.eif_model != "auto") return config.eif_model;
+  // The paper's filters: a slim LeNet for MNIST-sized inputs, ResNet-8 for CIFAR-sized ones.
+  return spec.image_size <= 28 ? "lenet-filter" : "resnet8";
+}
+
+EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec) {
+  const nn::ModelSpec filter_spec{spec.in_channels, spec.image_size, 2};
+  auto network = nn::make_model(filter_model_name(config, spec), filter_spec);
+  filter_table_ = cost::count(*network, [&](const torch::Tensor& x) { return network->forward(x); },
+                              {1, spec.in_channels, spec.image_size, spec.image_size});
+  filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif);
+}
+
+Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
+  pending_.push_back(filter_->decide(batch.images));
+  ledger.add_forward(cost::Phase::FilterForward, filter_table_, filter_->last_forward_instances());
+  return {pending_.back().keep, pending_.back().query};
+}
+
+void EifSelector::observe(const data::Batch& batch, const Plan&, const torch::Tensor& train_losses,
+                          const torch::Tensor& loss_only_losses, cost::Ledger& ledger) {
+  TORCH_CHECK(!pending_.empty(), "EifSelector::observe without a matching plan");
+  filter_->learn(batch.images, pending_.front(), train_losses, loss_only_losses);
+  pending_.pop_front();
+  // The filter's training step runs its own forward with grad on the labelled instances.
+  const int64_t trained = filter_->last_trained_instances();
+  ledger.add_forward(cost::Phase::FilterBackward, filter_table_, trained);
+  ledger.add_backward(cost::Phase::FilterBackward, filter_table_, trained);
+}
+
+void EifSelector::add_metrics(nlohmann::json& record) const {
+  const auto m = filter_->metrics();
+  record["eif"] = {{"kept_fraction", m.kept_fraction_window},
+                   {"kept_fraction_total", m.kept_fraction_total},
+                   {"queried_fraction_total", m.queried_fraction_total},
+                   {"r_th", m.r_th},
+                   {"threshold", m.threshold},
+                   {"wrong_rate", m.wrong_rate_window},
+                   {"wrong_rate_total", m.wrong_rate_total},
+                   {"warming_up", m.warming_up},
+                   {"filter_lr", filter_->lr()}};
+}
+
+TensorState EifSelector::state() const { return filter_->state(); }
+
+void EifSelector::load_state(const TensorState& state, const std::string& what) {
+  filter_->load_state(state, what);
+}
+
+}  // namespace skiptrain::train

@@ -1,0 +1,20 @@
+// The --method registry.
+#include "skiptrain/train/methods.h"
+
+#include "skiptrain/train/eif_selector.h"
+
+namespace skiptrain::train {
+
+const std::vector<std::string>& method_names() {
+  static const std::vector<std::string> names{"sgd", "eif"};
+  return names;
+}
+
+std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec) {
+  if (config.method.rfind("eif", 0) == 0) return std::make_unique<EifSelector>(config, spec);
+  return std::make_unique<TrainAll>();
+}
+
+void configure_layers(const TrainConfig&, nn::NetworkImpl&) {}
+
+}  // namespace skiptrain::train

@@ -1,0 +1,24 @@
+// The registry of training methods a user picks with --method: each is a Selector
+// (data level) plus settings of the model's layers (algorithm level).
+#pragma once
+
+#include "skiptrain/nn/network.h"
+#include "skiptrain/train/config.h"
+#include "skiptrain/train/selector.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace skiptrain::train {
+
+// The names --method accepts.
+const std::vector<std::string>& method_names();
+
+// The data-level part of `config.method` for `model` trained on data shaped like `spec`.
+std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec);
+
+// Applies the layer-level part of `config.method` (e.g. Error Map Pruning) to `model`.
+void configure_layers(const TrainConfig& config, nn::NetworkImpl& model);
+
+}  // namespace skiptrain::train

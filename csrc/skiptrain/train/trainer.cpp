@@ -1,0 +1,322 @@
+// The training loop: the story of one run, from flags to the JSON summary.
+#include "skiptrain/train/trainer.h"
+
+#include "skiptrain/cost/ledger.h"
+#include "skiptrain/cost/table.h"
+#include "skiptrain/data/dataset.h"
+#include "skiptrain/data/stream.h"
+#include "skiptrain/errors.h"
+#include "skiptrain/nn/network.h"
+#include "skiptrain/train/checkpoint.h"
+#include "skiptrain/train/evaluate.h"
+#include "skiptrain/train/methods.h"
+#include "skiptrain/train/metrics_log.h"
+#include "skiptrain/train/progress.h"
+#include "skiptrain/train/resources.h"
+#include "skiptrain/train/sgd.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace skiptrain::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Counters that advance with the stream; saved in checkpoints as one int64 tensor.
+struct Counters {
+  int64_t iteration = 0;          // incoming batches processed
+  int64_t instances_seen = 0;     // incoming instances
+  int64_t instances_trained = 0;  // instances that reached the main model's backward
+  int64_t loss_only = 0;          // instances that got a loss-only forward
+};
+
+class Run {
+ public:
+  Run(const TrainConfig& config, const std::atomic<bool>* stop) : config_(config), stop_(stop) {}
+
+  nlohmann::json execute() {
+    const auto start = Clock::now();
+    setup();
+    if (config_.resume) resume();
+    MetricsLog metrics(config_.metrics_path, config_.resume ? counters_.iteration : -1);
+    Progress progress(config_.progress, total_iterations_, counters_.iteration);
+    double running_loss = 0;
+    int64_t running_count = 0;
+    bool interrupted = false;
+
+    while (counters_.iteration < total_iterations_) {
+      if (stop_ != nullptr && stop_->load()) {
+        interrupted = true;
+        break;
+      }
+      const auto step_start = Clock::now();
+      data::Batch batch;
+      if (!stream_->next(batch)) continue;  // epoch boundary: the next call starts the next epoch
+      const double loss = step(batch);
+      train_s_ += seconds_since(step_start);
+      if (!std::isnan(loss)) {
+        running_loss += loss;
+        ++running_count;
+      }
+      progress.update(counters_.iteration, counters_.instances_seen, running_count ? running_loss / running_count : 0);
+
+      const bool last = counters_.iteration == total_iterations_;
+      if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
+        auto record = evaluate_now(running_count ? running_loss / running_count : NAN);
+        running_loss = 0;
+        running_count = 0;
+        save_checkpoint_if_asked();
+        metrics.write(record);
+        progress.message(describe(record));
+      }
+    }
+    progress.finish();
+    if (interrupted) {
+      save_checkpoint_if_asked();
+    }
+    return summary(seconds_since(start), interrupted);
+  }
+
+ private:
+  // Data, model, cost table, optimizer, selector: everything before the first step.
+  void setup() {
+    config_.validate();
+    threads_ = configure_threads(config_.threads);
+    torch::manual_seed(config_.seed);
+
+    const auto load_start = Clock::now();
+    data_ = data::load(config_.dataset, data::resolve_data_dir(config_.dataset, config_.data_dir));
+    data_s_ = seconds_since(load_start);
+
+    spec_ = {data_.info.in_channels, data_.info.image_size, data_.info.num_classes};
+    model_ = nn::make_model(config_.model, spec_);
+    configure_layers(config_, *model_);
+    table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
+                         {1, spec_.in_channels, spec_.image_size, spec_.image_size});
+    optimizer_ = std::make_unique<Sgd>(model_->parameters(),
+                                       SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
+    selector_ = make_selector(config_, spec_);
+
+    data::StreamOptions stream_options;
+    stream_options.batch_size = config_.batch_size;
+    stream_options.seed = config_.seed;
+    stream_options.augment =
+        config_.augment == "on" || (config_.augment == "auto" && data_.info.augment_by_default);
+    stream_ = std::make_unique<data::Stream>(data_.train, data_.info, stream_options);
+    total_iterations_ =
+        config_.iterations > 0 ? config_.iterations : config_.epochs * stream_->batches_per_epoch();
+    eval_every_ = config_.eval_every == -1 ? stream_->batches_per_epoch() : config_.eval_every;
+    model_->train();
+  }
+
+  // One incoming batch: plan, loss-only forwards, the main model's step, feedback.
+  double step(const data::Batch& batch) {
+    optimizer_->set_lr(learning_rate());
+    const Plan plan = selector_->plan(batch, ledger_);
+    ledger_.add_dense(table_, batch.size());
+
+    torch::Tensor loss_only_losses = torch::empty({0});
+    if (plan.loss_only.numel() > 0) {
+      torch::NoGradGuard no_grad;
+      loss_only_losses = per_instance_loss(batch, plan.loss_only);
+      ledger_.add_forward(cost::Phase::LossOnlyForward, table_, plan.loss_only.numel());
+    }
+
+    torch::Tensor train_losses = torch::empty({0});
+    double mean_loss = NAN;
+    const int64_t k = plan.train.numel();
+    if (k > 0) {
+      train_losses = per_instance_loss(batch, plan.train);
+      auto loss = train_losses.mean();
+      mean_loss = loss.item<double>();
+      if (!std::isfinite(mean_loss))
+        throw TrainingError("loss is " + std::to_string(mean_loss) + " at iteration " +
+                            std::to_string(counters_.iteration + 1) +
+                            ": training diverged; lower --lr (now " + std::to_string(config_.lr) +
+                            ") and resume from the last checkpoint");
+      optimizer_->zero_grad();
+      loss.backward();
+      optimizer_->step();
+      ledger_.add_forward(cost::Phase::MainForward, table_, k);
+      ledger_.add_backward(cost::Phase::MainBackward, table_, k, nullptr);
+      train_losses = train_losses.detach();
+    }
+    selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
+
+    counters_.iteration += 1;
+    counters_.instances_seen += batch.size();
+    counters_.instances_trained += k;
+    counters_.loss_only += plan.loss_only.numel();
+    return mean_loss;
+  }
+
+  // Cross-entropy of each instance in `which` (indices into the batch) -> [|which|].
+  torch::Tensor per_instance_loss(const data::Batch& batch, const torch::Tensor& which) {
+    const bool all = which.numel() == batch.size();
+    auto images = all ? batch.images : batch.images.index_select(0, which);
+    auto labels = all ? batch.labels : batch.labels.index_select(0, which);
+    auto logits = model_->forward(images);
+    return torch::nn::functional::cross_entropy(
+        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }
+
+  // Step-wise schedule: lr * gamma^(milestones passed).
+  double learning_rate() const {
+    double lr = config_.lr;
+    for (int64_t m : config_.lr_milestones)
+      if (counters_.iteration >= m) lr *= config_.lr_gamma;
+    return lr;
+  }
+
+  nlohmann::json evaluate_now(double train_loss) {
+    const auto eval_start = Clock::now();
+    const Evaluation e = evaluate(*model_, data_.test, data_.info);
+    eval_s_ += seconds_since(eval_start);
+    best_acc_ = std::max(best_acc_, e.accuracy);
+    last_acc_ = e.accuracy;
+    last_loss_ = e.loss;
+    nlohmann::json r;
+    r["iteration"] = counters_.iteration;
+    r["epoch"] = epochs_done();
+    r["lr"] = learning_rate();
+    r["train_loss"] = std::isnan(train_loss) ? nlohmann::json() : nlohmann::json(train_loss);
+    r["test_acc"] = e.accuracy;
+    r["test_loss"] = e.loss;
+    r["instances_seen"] = counters_.instances_seen;
+    r["instances_trained"] = counters_.instances_trained;
+    r["dense_macs"] = ledger_.dense_macs();
+    r["spent_macs"] = ledger_.spent_macs();
+    r["saving"] = ledger_.saving();
+    r["train_s"] = train_s_;
+    selector_->add_metrics(r);
+    return r;
+  }
+
+  static std::string describe(const nlohmann::json& r) {
+    char line[200];
+    std::snprintf(line, sizeof line, "eval  iter %lld  epoch %.2f  test_acc %.4f  test_loss %.4f  saving %.4f",
+                  (long long)r["iteration"].get<int64_t>(), r["epoch"].get<double>(), r["test_acc"].get<double>(),
+                  r["test_loss"].get<double>(), r["saving"].get<double>());
+    return line;
+  }
+
+  double epochs_done() const {
+    return static_cast<double>(counters_.instances_seen) / std::max<int64_t>(1, data_.train.size());
+  }
+
+  // --- checkpoints -------------------------------------------------------------------
+  void save_checkpoint_if_asked() {
+    if (config_.checkpoint_path.empty()) return;
+    Checkpoint c;
+    c.model = config_.model;
+    c.dataset = config_.dataset;
+    c.method = config_.method;
+    c.spec = spec_;
+    c.iteration = counters_.iteration;
+    c.config_json = config_to_json(config_).dump();
+    merge_state(c.tensors, "model", module_state(*model_));
+    merge_state(c.tensors, "optimizer", optimizer_->state());
+    merge_state(c.tensors, "selector", selector_->state());
+    c.tensors["ledger"] = torch::tensor(ledger_.state(), torch::kFloat64);
+    c.tensors["counters"] = torch::tensor({counters_.iteration, counters_.instances_seen,
+                                           counters_.instances_trained, counters_.loss_only, stream_->epoch(),
+                                           stream_->position()},
+                                          torch::kLong);
+    c.tensors["scores"] = torch::tensor({best_acc_, last_acc_, last_loss_, train_s_}, torch::kFloat64);
+    c.tensors["rng"] = at::detail::getDefaultCPUGenerator().get_state();
+    save_checkpoint(config_.checkpoint_path, c);
+  }
+
+  void resume() {
+    const std::string& path = config_.checkpoint_path;
+    const Checkpoint c = load_checkpoint(path);
+    if (c.model != config_.model || c.dataset != config_.dataset || c.method != config_.method)
+      throw InputError(path + ": checkpoint of --model " + c.model + " --dataset " + c.dataset + " --method " +
+                       c.method + ", but this run asks for --model " + config_.model + " --dataset " +
+                       config_.dataset + " --method " + config_.method);
+    load_module_state(*model_, sub_state(c.tensors, "model"), path);
+    optimizer_->load_state(sub_state(c.tensors, "optimizer"), path);
+    selector_->load_state(sub_state(c.tensors, "selector"), path);
+    const auto ledger = require_entry(c.tensors, "ledger", path).contiguous();
+    ledger_.load_state(std::vector<double>(ledger.data_ptr<double>(), ledger.data_ptr<double>() + ledger.numel()));
+    const auto counters = require_entry(c.tensors, "counters", path);
+    const auto scores = require_entry(c.tensors, "scores", path);
+    if (counters.numel() != 6 || scores.numel() != 4) throw InputError(path + ": corrupt run counters");
+    counters_ = {counters[0].item<int64_t>(), counters[1].item<int64_t>(), counters[2].item<int64_t>(),
+                 counters[3].item<int64_t>()};
+    stream_->seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());
+    best_acc_ = scores[0].item<double>();
+    last_acc_ = scores[1].item<double>();
+    last_loss_ = scores[2].item<double>();
+    train_s_ = scores[3].item<double>();
+    at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the default's state
+    generator.set_state(require_entry(c.tensors, "rng", path));
+  }
+
+  // --- the final JSON object -----------------------------------------------------------
+  nlohmann::json summary(double wall_s, bool interrupted) const {
+    nlohmann::json s;
+    s["model"] = config_.model;
+    s["dataset"] = config_.dataset;
+    s["method"] = config_.method;
+    s["epochs"] = epochs_done();
+    s["iterations"] = counters_.iteration;
+    s["batch_size"] = config_.batch_size;
+    s["threads"] = threads_;
+    s["seed"] = config_.seed;
+    s["test_acc"] = last_acc_;
+    s["best_test_acc"] = best_acc_;
+    s["test_loss"] = last_loss_;
+    s["instances_seen"] = counters_.instances_seen;
+    s["instances_trained"] = counters_.instances_trained;
+    s["instances_loss_only"] = counters_.loss_only;
+    s["dense_macs"] = ledger_.dense_macs();
+    s["spent_macs"] = ledger_.spent_macs();
+    s["saving"] = ledger_.saving();
+    s["spent_bitops"] = ledger_.spent_bitops();
+    s["saving_bitops"] = ledger_.saving_bitops();
+    nlohmann::json phases = nlohmann::json::object();
+    for (const auto& [phase, macs] : ledger_.spent_by_phase()) phases[cost::phase_name(phase)] = macs;
+    s["spent_by_phase"] = phases;
+    s["model_forward_macs"] = table_.forward_macs();
+    s["wall_s"] = wall_s;
+    s["train_s"] = train_s_;
+    s["data_s"] = data_s_;
+    s["eval_s"] = eval_s_;
+    s["images_per_s"] = train_s_ > 0 ? counters_.instances_seen / train_s_ : 0.0;
+    s["peak_rss_mb"] = peak_rss_mb();
+    s["interrupted"] = interrupted;
+    return s;
+  }
+
+  TrainConfig config_;
+  const std::atomic<bool>* stop_;
+  int64_t threads_ = 1;
+  data::TrainTest data_;
+  nn::ModelSpec spec_;
+  nn::Network model_;
+  cost::CostTable table_;
+  cost::Ledger ledger_;
+  std::unique_ptr<Sgd> optimizer_;
+  std::unique_ptr<Selector> selector_;
+  std::unique_ptr<data::Stream> stream_;
+  int64_t total_iterations_ = 0;
+  int64_t eval_every_ = 0;
+  Counters counters_;
+  double best_acc_ = 0, last_acc_ = 0, last_loss_ = 0;
+  double train_s_ = 0, data_s_ = 0, eval_s_ = 0;
+};
+
+}  // namespace
+
+nlohmann::json run_training(const TrainConfig& config, const std::atomic<bool>* stop) {
+  return Run(config, stop).execute();
+}
+
+}  // namespace skiptrain::train

@@ -1,0 +1,68 @@
+"""Reads checkpoints written by the skiptrain trainer (C++), with plain ``torch.load``.
+
+A checkpoint is a dict: ``format``, ``version``, ``model``, ``dataset``, ``method``,
+``in_channels``, ``image_size``, ``num_classes``, ``iteration``, ``config`` (JSON text)
+and ``tensors`` (``model.*``, ``optimizer.*``, ``selector.*``, ``ledger``, ...).
+
+Example:
+    >>> ckpt = skiptrain.checkpoint.load("run.pt")
+    >>> model = skiptrain.checkpoint.load_model("run.pt")
+"""
+import json
+
+import torch
+
+FORMAT = "skiptrain-checkpoint"
+VERSION = 1
+
+
+def load(path):
+    """Loads and validates a skiptrain checkpoint.
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        dict with the metadata, ``config`` parsed from JSON, and ``tensors``.
+
+    Raises:
+        ValueError: the file is not a skiptrain checkpoint of a version this package reads.
+    """
+    try:
+        data = torch.load(path, map_location="cpu")
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises several types for corrupt files
+        raise ValueError(f"{path}: not a readable checkpoint ({error})") from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a skiptrain checkpoint")
+    if data.get("version") != VERSION:
+        raise ValueError(f"{path}: checkpoint format version {data.get('version')}, this package reads {VERSION}")
+    data = dict(data)
+    data["config"] = json.loads(data["config"])
+    return data
+
+
+def model_state_dict(checkpoint):
+    """The model's ``state_dict`` from a loaded checkpoint (``model.`` prefix removed)."""
+    prefix = "model."
+    return {k[len(prefix):]: v for k, v in checkpoint["tensors"].items() if k.startswith(prefix)}
+
+
+def load_model(path):
+    """Builds the checkpoint's model from :mod:`skiptrain.models` and loads its weights.
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        torch.nn.Module in eval mode.
+    """
+    from skiptrain import models
+
+    ckpt = load(path)
+    model = models.make_model(
+        ckpt["model"], in_channels=ckpt["in_channels"], image_size=ckpt["image_size"], num_classes=ckpt["num_classes"]
+    )
+    model.load_state_dict(model_state_dict(ckpt))
+    return model.eval()

@@ -1,0 +1,58 @@
+"""Shared fixtures: the trainer binary and small generated datasets in IDX format."""
+import gzip
+import json
+import os
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def trainer():
+    """Path of the `skiptrain` binary (SKIPTRAIN_TRAINER, or the build tree's)."""
+    path = os.environ.get("SKIPTRAIN_TRAINER") or str(Path(__file__).resolve().parents[2] / "build/trainer/skiptrain")
+    if not Path(path).is_file():
+        pytest.fail(f"trainer binary not found at {path}: run `make build` or set SKIPTRAIN_TRAINER")
+    return path
+
+
+def write_idx(directory, prefix, images, labels):
+    """Writes IDX image and label files (gzip) the way MNIST ships them."""
+    n = len(labels)
+    with gzip.open(directory / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.astype(np.uint8).tobytes())
+    with gzip.open(directory / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, n) + labels.astype(np.uint8).tobytes())
+
+
+def make_learnable(n, seed):
+    """Images whose class (0-9) is the position of a bright 7x7 block, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.integers(0, 60, (n, 28, 28))
+    for i, c in enumerate(labels):
+        r, col = divmod(int(c), 4)
+        images[i, 2 + 7 * r : 9 + 7 * r, 1 + 7 * col : 8 + 7 * col] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """A 512/128-instance MNIST-format dataset a LeNet learns in one epoch."""
+    directory = tmp_path_factory.mktemp("tiny-mnist")
+    write_idx(directory, "train", *make_learnable(512, 0))
+    write_idx(directory, "t10k", *make_learnable(128, 1))
+    return directory
+
+
+def run_trainer(trainer, *args, check=True):
+    """Runs the trainer; returns (completed process, parsed last stdout line or None)."""
+    proc = subprocess.run([trainer, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"trainer failed ({proc.returncode}): {proc.stderr}")
+    lines = proc.stdout.strip().splitlines()
+    summary = json.loads(lines[-1]) if proc.returncode in (0, 130) and lines else None
+    return proc, summary

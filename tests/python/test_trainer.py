@@ -1,0 +1,122 @@
+"""The `skiptrain` trainer end to end on small generated data: the JSON summary,
+bad flags, determinism, exact resume, and checkpoints that Python can read."""
+import numpy as np
+import pytest
+import torch
+
+import skiptrain
+import skiptrain.checkpoint
+from conftest import make_learnable, run_trainer, write_idx
+
+REQUIRED_KEYS = {
+    "model", "dataset", "method", "epochs", "iterations", "test_acc", "best_test_acc", "instances_seen",
+    "instances_trained", "dense_macs", "spent_macs", "saving", "wall_s", "train_s", "peak_rss_mb",
+}
+BASE = ["--model", "lenet5", "--dataset", "mnist", "--batch-size", "32", "--lr", "0.05", "--threads", "1",
+        "--progress", "none"]
+
+
+def train(trainer, data_dir, *extra, check=True):
+    return run_trainer(trainer, "train", *BASE, "--data-dir", data_dir, *extra, check=check)
+
+
+def test_summary_is_the_last_stdout_line_and_learns(trainer, tiny_mnist):
+    _, summary = train(trainer, tiny_mnist, "--epochs", "2")
+    assert REQUIRED_KEYS <= summary.keys()
+    assert summary["instances_seen"] == 2 * 512
+    assert summary["instances_trained"] == 2 * 512
+    assert summary["iterations"] == 2 * 16
+    assert summary["saving"] == 0.0
+    assert summary["dense_macs"] == pytest.approx(2 * 512 * 3 * 416520 - 2 * 512 * 117600)  # first conv: no grad_input
+    assert summary["test_acc"] > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--batch-size", "0"], "--batch-size"),
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "-3"], "--epochs"),
+        (["--model", "resnet9000"], "--model"),
+        (["--dataset", "imagenet"], "--dataset"),
+        (["--lr", "-1"], "--lr"),
+        (["--method", "magic"], "--method"),
+        (["--resume"], "--resume"),
+        (["--threads", "-2"], "--threads"),
+    ],
+)
+def test_bad_flags_are_rejected_with_the_flag_named(trainer, tiny_mnist, flags, named):
+    proc, _ = train(trainer, tiny_mnist, *flags, check=False)
+    assert proc.returncode == 2
+    assert named in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr  # one line, no backtrace
+
+
+def test_missing_data_directory_is_named(trainer, tmp_path):
+    proc, _ = run_trainer(trainer, "train", *BASE, "--data-dir", tmp_path / "nowhere", check=False)
+    assert proc.returncode == 2
+    assert "nowhere" in proc.stderr
+
+
+def test_truncated_dataset_file_is_named(trainer, tmp_path):
+    write_idx(tmp_path, "train", *make_learnable(64, 0))
+    write_idx(tmp_path, "t10k", *make_learnable(16, 1))
+    import gzip
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    proc, _ = run_trainer(trainer, "train", *BASE, "--data-dir", tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "train-images-idx3-ubyte" in proc.stderr
+
+
+def test_same_seed_one_thread_is_deterministic(trainer, tiny_mnist, tmp_path):
+    _, a = train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "a.pt")
+    _, b = train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "b.pt")
+    assert a["test_acc"] == b["test_acc"] and a["test_loss"] == b["test_loss"]
+    ta = skiptrain.checkpoint.load(tmp_path / "a.pt")["tensors"]
+    tb = skiptrain.checkpoint.load(tmp_path / "b.pt")["tensors"]
+    assert all(torch.equal(ta[k], tb[k]) for k in ta if k.startswith("model."))
+
+
+def test_resume_continues_exactly(trainer, tiny_mnist, tmp_path):
+    _, straight = train(trainer, tiny_mnist, "--epochs", "2", "--checkpoint", tmp_path / "straight.pt")
+    train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "split.pt")
+    _, resumed = train(trainer, tiny_mnist, "--epochs", "2", "--checkpoint", tmp_path / "split.pt", "--resume")
+    for key in ("test_acc", "test_loss", "instances_seen", "iterations", "spent_macs"):
+        assert resumed[key] == straight[key], key
+    a = skiptrain.checkpoint.load(tmp_path / "straight.pt")["tensors"]
+    b = skiptrain.checkpoint.load(tmp_path / "split.pt")["tensors"]
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("model.", "optimizer.")))
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(trainer, tiny_mnist, tmp_path):
+    train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "run.pt")
+    proc, _ = run_trainer(trainer, "train", *BASE, "--data-dir", tiny_mnist, "--model", "lenet-filter",
+                          "--checkpoint", tmp_path / "run.pt", "--resume", check=False)
+    assert proc.returncode == 2 and "run.pt" in proc.stderr
+
+
+def test_resume_from_missing_checkpoint_is_named(trainer, tiny_mnist, tmp_path):
+    proc, _ = train(trainer, tiny_mnist, "--checkpoint", tmp_path / "absent.pt", "--resume", check=False)
+    assert proc.returncode == 2 and "absent.pt" in proc.stderr
+
+
+def test_checkpoint_loads_in_python_and_matches_eval(trainer, tiny_mnist, tmp_path):
+    _, summary = train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "run.pt")
+    _, evaluation = run_trainer(trainer, "eval", "--checkpoint", tmp_path / "run.pt", "--threads", "1")
+    assert evaluation["test_acc"] == summary["test_acc"]
+
+    model = skiptrain.checkpoint.load_model(tmp_path / "run.pt")
+    images, labels = make_learnable(128, 1)
+    x = (torch.from_numpy(images).float().div(255).unsqueeze(1) - 0.1307) / 0.3081
+    with torch.no_grad():
+        predicted = model(x).argmax(1).numpy()
+    assert np.mean(predicted == labels) == pytest.approx(summary["test_acc"], abs=1e-9)
+
+
+def test_eval_refuses_a_foreign_file(trainer, tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    proc, _ = run_trainer(trainer, "eval", "--checkpoint", tmp_path / "junk.pt", check=False)
+    assert proc.returncode == 2 and "junk.pt" in proc.stderr

@@ -1,0 +1,58 @@
+// Flag definitions of the trainer's subcommands.
+#include "flags.h"
+
+namespace skiptrain::cli {
+
+void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
+  cmd.add_option("--model", c.model, "model from the zoo (lenet5, resnet20, ..., vgg16)")->capture_default_str();
+  cmd.add_option("--dataset", c.dataset, "mnist, fashion-mnist, cifar10 or cifar100")->capture_default_str();
+  cmd.add_option("--data-dir", c.data_dir, "directory of the dataset's files (default: $SKIPTRAIN_DATA/<dataset>)");
+  cmd.add_option("--method", c.method, "training method")->capture_default_str();
+  cmd.add_option("--epochs", c.epochs, "passes over the data (ignored with --iterations)")->capture_default_str();
+  cmd.add_option("--iterations", c.iterations, "incoming mini-batches to process (0: use --epochs)")
+      ->capture_default_str();
+  cmd.add_option("--batch-size", c.batch_size, "instances per incoming mini-batch")->capture_default_str();
+  cmd.add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd.add_option("--lr-milestones", c.lr_milestones, "iterations at which lr is multiplied by --lr-gamma")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--lr-gamma", c.lr_gamma, "learning-rate factor at each milestone")->capture_default_str();
+  cmd.add_option("--augment", c.augment, "auto (CIFAR only), on or off")->capture_default_str();
+  cmd.add_option("--seed", c.seed, "seed of initialisation, order and augmentation")->capture_default_str();
+  cmd.add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
+  cmd.add_option("--eval-every", c.eval_every, "evaluate every N iterations (-1: each epoch, 0: at the end)")
+      ->capture_default_str();
+  cmd.add_option("--metrics", c.metrics_path, "JSON-lines file, one record per evaluation");
+  cmd.add_option("--checkpoint", c.checkpoint_path, "checkpoint file, written atomically at each evaluation");
+  cmd.add_flag("--resume", c.resume, "continue the run stored in --checkpoint");
+  auto& f = c.eif;
+  cmd.add_option("--eif-ratio", f.ratio, "R_set: fraction of the stream that should train the main model")
+      ->capture_default_str();
+  cmd.add_option("--eif-model", c.eif_model, "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32)")
+      ->capture_default_str();
+  cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();
+  cmd.add_option("--eif-momentum", f.momentum, "filter SGD momentum")->capture_default_str();
+  cmd.add_option("--eif-lr-milestones", f.lr_milestones, "iterations at which the filter lr is multiplied by --eif-lr-factor")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--eif-lr-factor", f.lr_factor, "filter lr factor at each milestone")->capture_default_str();
+  cmd.add_option("--eif-entropy", f.entropy_threshold, "entropy_T (nats): uncertain predicted-Low get a loss-only forward")
+      ->capture_default_str();
+  cmd.add_option("--eif-a1", f.a1, "T_l growth factor when R_TH >= R_set")->capture_default_str();
+  cmd.add_option("--eif-a2", f.a2, "T_l shrink factor when R_TH < R_set")->capture_default_str();
+  cmd.add_option("--eif-window", f.window, "batches in the R_TH window (n)")->capture_default_str();
+  cmd.add_option("--eif-init-threshold", f.init_threshold, "initial loss threshold T_l")->capture_default_str();
+  cmd.add_option("--eif-warmup", f.warmup_batches, "first batches kept whole to start the filter")->capture_default_str();
+  cmd.add_option("--progress", c.progress, "auto, bar, log or none")->capture_default_str();
+}
+
+void add_model_info_flags(CLI::App& cmd, ModelInfoRequest& r) {
+  cmd.add_option("--model", r.model, "model from the zoo")->capture_default_str();
+  cmd.add_option("--in-channels", r.in_channels, "input channels")->capture_default_str();
+  cmd.add_option("--image-size", r.image_size, "input height and width")->capture_default_str();
+  cmd.add_option("--num-classes", r.num_classes, "outputs of the head")->capture_default_str();
+}
+
+}  // namespace skiptrain::cli
