@@ -27,6 +27,14 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--metrics", c.metrics_path, "JSON-lines file, one record per evaluation");
   cmd.add_option("--checkpoint", c.checkpoint_path, "checkpoint file, written atomically at each evaluation");
   cmd.add_flag("--resume", c.resume, "continue the run stored in --checkpoint");
+  cmd.add_option("--emp-keep", c.emp.keep, "fraction of each conv's error-map channels kept in backward")
+      ->capture_default_str();
+  cmd.add_option("--emp-gamma1", c.emp.gamma1, "weight of the filter-norm term of the channel score")
+      ->capture_default_str();
+  cmd.add_option("--emp-gamma2", c.emp.gamma2, "weight of the error-map-norm term of the channel score")
+      ->capture_default_str();
+  cmd.add_option("--emp-skip-first", c.emp_skip_first, "leave the first conv dense (true/false)")
+      ->capture_default_str();
   auto& f = c.eif;
   cmd.add_option("--eif-ratio", f.ratio, "R_set: fraction of the stream that should train the main model")
       ->capture_default_str();
@@ -39,6 +47,10 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--eif-lr-factor", f.lr_factor, "filter lr factor at each milestone")->capture_default_str();
   cmd.add_option("--eif-entropy", f.entropy_threshold, "entropy_T (nats): uncertain predicted-Low get a loss-only forward")
+      ->capture_default_str();
+  cmd.add_option("--eif-min-query", f.min_query, "fraction of each batch always queried among predicted-Low")
+      ->capture_default_str();
+  cmd.add_option("--eif-control", f.control, "what moves T_l: kept (kept fraction) or paper (kept and High)")
       ->capture_default_str();
   cmd.add_option("--eif-a1", f.a1, "T_l growth factor when R_TH >= R_set")->capture_default_str();
   cmd.add_option("--eif-a2", f.a2, "T_l shrink factor when R_TH < R_set")->capture_default_str();

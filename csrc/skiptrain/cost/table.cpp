@@ -52,6 +52,7 @@ CostTable table_from_records(const torch::nn::Module& root, const std::vector<La
     c.kind = r.kind;
     c.module = r.module;
     c.out_channels = r.weight_shape[0];
+    c.output_shape.assign(r.output_shape.begin() + 1, r.output_shape.end());
     c.forward_macs = r.kind == "conv2d" ? conv2d_macs(r.weight_shape, r.output_shape, r.groups)
                                         : linear_macs(r.weight_shape[1], r.weight_shape[0]);
     // A dense layer's two backward GEMMs each cost what its forward costs.

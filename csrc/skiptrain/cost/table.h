@@ -19,6 +19,7 @@ struct LayerCost {
   std::string kind;                 // "conv2d" or "linear"
   const torch::nn::Module* module = nullptr;
   int64_t out_channels = 0;         // C_out (conv) or out features (linear)
+  std::vector<int64_t> output_shape;  // of one instance: [C_out, H_out, W_out] or [out]
   double forward_macs = 0;
   double backward_input_macs = 0;   // zero when the layer's input needs no gradient
   double backward_weight_macs = 0;

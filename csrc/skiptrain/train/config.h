@@ -3,6 +3,7 @@
 #pragma once
 
 #include "skiptrain/filter/options.h"
+#include "skiptrain/nn/conv2d.h"
 
 #include <cstdint>
 #include <string>
@@ -53,6 +54,10 @@ struct TrainConfig {
   filter::FilterOptions eif;
   // --eif-model: the filter network; "auto" = lenet-filter for 28x28 inputs, resnet8 for 32x32.
   std::string eif_model = "auto";
+  // --emp-keep / --emp-gamma1 / --emp-gamma2: Error Map Pruning of the convs (methods emp, eif+emp).
+  nn::EmpSettings emp{0.5};
+  // --emp-skip-first: leave the first conv (whose input is data) dense.
+  bool emp_skip_first = true;
   // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
   std::string progress = "auto";
 

@@ -12,6 +12,7 @@
 #include "skiptrain/train/methods.h"
 #include "skiptrain/train/metrics_log.h"
 #include "skiptrain/train/progress.h"
+#include "skiptrain/train/pruning_costs.h"
 #include "skiptrain/train/resources.h"
 #include "skiptrain/train/sgd.h"
 
@@ -99,6 +100,7 @@ class Run {
     configure_layers(config_, *model_);
     table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
                          {1, spec_.in_channels, spec_.image_size, spec_.image_size});
+    pruning_ = pruning_costs(table_);
     optimizer_ = std::make_unique<Sgd>(model_->parameters(),
                                        SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
     selector_ = make_selector(config_, spec_);
@@ -123,8 +125,11 @@ class Run {
 
     torch::Tensor loss_only_losses = torch::empty({0});
     if (plan.loss_only.numel() > 0) {
+      // Eval mode: a label-only pass must not move BatchNorm statistics, and works for one instance.
       torch::NoGradGuard no_grad;
+      model_->eval();
       loss_only_losses = per_instance_loss(batch, plan.loss_only);
+      model_->train();
       ledger_.add_forward(cost::Phase::LossOnlyForward, table_, plan.loss_only.numel());
     }
 
@@ -144,7 +149,10 @@ class Run {
       loss.backward();
       optimizer_->step();
       ledger_.add_forward(cost::Phase::MainForward, table_, k);
-      ledger_.add_backward(cost::Phase::MainBackward, table_, k, nullptr);
+      ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
+      if (pruning_.any)
+        ledger_.add_macs(cost::Phase::Selection,
+                         pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
       train_losses = train_losses.detach();
     }
     selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
@@ -194,6 +202,7 @@ class Run {
     r["spent_macs"] = ledger_.spent_macs();
     r["saving"] = ledger_.saving();
     r["train_s"] = train_s_;
+    if (pruning_.any) r["emp_kept_channels"] = pruning_.kept_channels;
     selector_->add_metrics(r);
     return r;
   }
@@ -303,6 +312,7 @@ class Run {
   nn::Network model_;
   cost::CostTable table_;
   cost::Ledger ledger_;
+  PruningCosts pruning_;
   std::unique_ptr<Sgd> optimizer_;
   std::unique_ptr<Selector> selector_;
   std::unique_ptr<data::Stream> stream_;
