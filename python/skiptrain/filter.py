@@ -57,6 +57,8 @@ class EarlyInstanceFilter:
         warmup_batches: batches at the start during which everything is kept.
         threshold_min: lower bound of T_l.
         threshold_max: upper bound of T_l.
+        min_query: fraction of each batch always queried among predicted-Low (the highest p_High).
+        control: what moves T_l: "kept" (the kept fraction tracks ratio) or "paper" (the paper's R_TH).
         optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
 
     Raises:
@@ -91,12 +93,15 @@ class EarlyInstanceFilter:
         warmup_batches: int = 20,
         threshold_min: float = 1e-6,
         threshold_max: float = 1e3,
+        min_query: float = 0.05,
+        control: str = "kept",
         optimizer: Optional[torch.optim.Optimizer] = None,
     ):
         try:
             self._controller = torch.classes.skiptrain.FilterController(
                 float(ratio), float(entropy_threshold), float(a1), float(a2), int(window),
-                float(init_threshold), int(warmup_batches), float(threshold_min), float(threshold_max))
+                float(init_threshold), int(warmup_batches), float(threshold_min), float(threshold_max),
+                float(min_query), str(control))
         except RuntimeError as e:
             raise ValueError(str(e).strip().splitlines()[0]) from None
         if not (lr > 0 and math.isfinite(lr)):

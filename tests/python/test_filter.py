@@ -11,8 +11,11 @@ import skiptrain
 from skiptrain import EarlyInstanceFilter
 
 
-def controller(ratio=0.25, entropy=0.6, a1=1.05, a2=0.95, window=5, init=1.0, warmup=0, tmin=1e-6, tmax=1e3):
-    return torch.classes.skiptrain.FilterController(ratio, entropy, a1, a2, window, init, warmup, tmin, tmax)
+def controller(ratio=0.25, entropy=0.6, a1=1.05, a2=0.95, window=5, init=1.0, warmup=0, tmin=1e-6, tmax=1e3,
+               min_query=0.0, control="paper"):
+    """The paper's rule by default: no warm-up, no query floor, the paper's R_TH."""
+    return torch.classes.skiptrain.FilterController(ratio, entropy, a1, a2, window, init, warmup, tmin, tmax,
+                                                    min_query, control)
 
 
 def logits_for(z, offset=0.7):

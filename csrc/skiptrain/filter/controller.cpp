@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include <algorithm>
 
 namespace skiptrain::filter {
@@ -55,7 +57,15 @@ Decision FilterController::decide(const torch::Tensor& filter_logits) const {
     d.query = torch::empty({0}, torch::kInt64);
   } else {
     d.keep = torch::nonzero(predicted_high).reshape({-1});
-    d.query = torch::nonzero(predicted_high.logical_not() & (entropy > options_.entropy_threshold)).reshape({-1});
+    auto predicted_low = predicted_high.logical_not();
+    d.query = torch::nonzero(predicted_low & (entropy > options_.entropy_threshold)).reshape({-1});
+    const auto low = torch::nonzero(predicted_low).reshape({-1});
+    const int64_t floor = std::min<int64_t>(
+        static_cast<int64_t>(std::ceil(options_.min_query * static_cast<double>(d.incoming) - 1e-9)), low.numel());
+    if (d.query.numel() < floor) {
+      const auto most_uncertain = std::get<1>(p_high.index_select(0, low).topk(floor));
+      d.query = std::get<0>(low.index_select(0, most_uncertain).sort());
+    }
   }
   return d;
 }
@@ -87,8 +97,10 @@ Feedback FilterController::observe(const Decision& decision, const torch::Tensor
                         torch::scalar_tensor(w_low, torch::kFloat64));
   f.weights = (f.labels.numel() > 0 ? w / w.sum() : w).to(torch::kFloat32);
 
-  // Counts: hits are instances that were kept (= predicted High) and labelled High.
-  const int64_t hits = keep_high.sum().item<int64_t>();
+  // Hits drive T_l (see FilterOptions::control): kept and labelled High ("paper", and any warm-up
+  // batch), or kept ("kept").
+  const bool paper_hits = options_.control == "paper" || warming_up();
+  const int64_t hits = paper_hits ? keep_high.sum().item<int64_t>() : n_keep;
   const int64_t high = f.labels.sum().item<int64_t>();
   int64_t wrong = 0;
   if (f.labelled.numel() > 0) {

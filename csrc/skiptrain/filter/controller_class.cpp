@@ -49,7 +49,8 @@ c10::Dict<std::string, double> metrics_dict(const FilterMetrics& m) {
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.class_<FilterControllerHolder>("FilterController")
       .def(torch::init([](double ratio, double entropy_threshold, double a1, double a2, int64_t window,
-                          double init_threshold, int64_t warmup_batches, double threshold_min, double threshold_max) {
+                          double init_threshold, int64_t warmup_batches, double threshold_min, double threshold_max,
+                          double min_query, std::string control) {
         FilterOptions o;
         o.ratio = ratio;
         o.entropy_threshold = entropy_threshold;
@@ -60,6 +61,8 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
         o.warmup_batches = warmup_batches;
         o.threshold_min = threshold_min;
         o.threshold_max = threshold_max;
+        o.min_query = min_query;
+        o.control = std::move(control);
         return c10::make_intrusive<FilterControllerHolder>(o);
       }))
       // logits [m, 2] -> (keep int64 [k], query int64 [q], prob_high float [m])

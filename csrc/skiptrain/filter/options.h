@@ -31,6 +31,24 @@ struct FilterOptions {
   // genuinely unsure Low calls only, since each query costs a third of a training step; in [0, ln 2].
   double entropy_threshold = 0.6;
 
+  // --eif-min-query: at least ceil(min_query * m) predicted-Low instances of each batch get a
+  // loss-only forward: those with the highest p_High, i.e. the next most uncertain after the
+  // entropy rule (entropy rises with p_High below 0.5), so the floor extends the same ranking.
+  // Without it, a filter that turns confidently Low on everything (easy after the main model's
+  // loss drops quickly) receives no labels again, and T_l sinks to its floor: seen on MNIST
+  // within 300 iterations. Each query costs a third of a training step; in [0, 1].
+  double min_query = 0.05;
+
+  // --eif-control: what R_TH counts, the signal that moves T_l towards R_set.
+  //  "paper": instances predicted High AND labelled High (the paper's R_TH). With a perfect filter
+  //           this is the kept fraction; with an imperfect one, "keep everything, T_l at the
+  //           (1 - R_set) loss quantile" also satisfies R_TH = R_set, and on MNIST the loop drifted
+  //           there (kept fraction 0.75-1.0 after 900 iterations with R_set 0.25).
+  //  "kept":  instances predicted High (kept). Too many kept -> T_l rises -> fewer High labels ->
+  //           the filter keeps fewer: the loop's only equilibrium is kept fraction = R_set.
+  // During warm-up (everything kept) both count the paper's hits, so T_l settles on the loss quantile.
+  std::string control = "kept";
+
   // --eif-a1: T_l <- a1 * T_l when R_TH >= R_set; > 1. A 5% step per batch halves or doubles T_l in
   // 14 batches, fast enough to follow the main model's loss in its first few hundred iterations
   // (where it falls about 10x), while one step shifts the High share of a smooth loss distribution

@@ -20,10 +20,13 @@ using skiptrain::filter::Feedback;
 using skiptrain::filter::FilterController;
 using skiptrain::filter::FilterOptions;
 
+// The paper's rule alone: no warm-up and no query floor (min_query has its own tests below).
 FilterOptions no_warmup(double ratio = 0.25) {
   FilterOptions o;
   o.ratio = ratio;
   o.warmup_batches = 0;
+  o.min_query = 0.0;
+  o.control = "paper";
   return o;
 }
 
@@ -311,3 +314,32 @@ TEST(FilterController, StateRoundTripGivesIdenticalContinuation) {
 }
 
 }  // namespace
+
+// A filter confidently Low on everything still gets labels: the min_query floor queries the
+// predicted-Low instances with the highest p_High, and no others.
+TEST(FilterControllerMinQuery, FloorQueriesTheHighestProbabilityLowInstances) {
+  skiptrain::filter::FilterOptions o;
+  o.warmup_batches = 0;
+  o.min_query = 0.25;  // ceil(0.25 * 8) = 2
+  skiptrain::filter::FilterController controller(o);
+  // p_High well below the entropy threshold's range for all; instances 3 and 6 are the least confident.
+  auto logits = torch::zeros({8, 2});
+  logits.select(1, 0).fill_(6.0);
+  logits[3][0] = 3.0;
+  logits[6][0] = 2.0;
+  const auto d = controller.decide(logits);
+  EXPECT_EQ(d.keep.numel(), 0);
+  ASSERT_EQ(d.query.numel(), 2);
+  EXPECT_EQ(d.query[0].item<int64_t>(), 3);
+  EXPECT_EQ(d.query[1].item<int64_t>(), 6);
+}
+
+TEST(FilterControllerMinQuery, ZeroFloorKeepsThePapersRule) {
+  skiptrain::filter::FilterOptions o;
+  o.warmup_batches = 0;
+  o.min_query = 0.0;
+  skiptrain::filter::FilterController controller(o);
+  auto logits = torch::zeros({8, 2});
+  logits.select(1, 0).fill_(6.0);
+  EXPECT_EQ(controller.decide(logits).query.numel(), 0);
+}

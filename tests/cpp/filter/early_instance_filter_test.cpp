@@ -68,6 +68,7 @@ torch::Tensor flat_parameters(const EarlyInstanceFilter& eif) {
 TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
   FilterOptions o;
   o.ratio = 0.25;
+  o.control = "paper";
   EarlyInstanceFilter eif(tiny_filter(1), o);
   for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
   const auto before = eif.metrics();
@@ -94,6 +95,26 @@ TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
   const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
   const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
   EXPECT_GT((tpr + tnr) / 2, 0.85);
+}
+
+// The default control ("kept") steers the kept share itself to R_set, with a filter that still separates.
+TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
+  FilterOptions o;
+  o.ratio = 0.25;
+  EarlyInstanceFilter eif(tiny_filter(1), o);
+  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
+  const auto before = eif.metrics();
+  for (int64_t b = 300; b < 600; ++b) step(eif, synthetic_batch(b));
+  const auto after = eif.metrics();
+  const double kept = static_cast<double>(after.kept - before.kept) / (after.incoming - before.incoming);
+  EXPECT_NEAR(kept, 0.25, 0.05);
+  auto probe = synthetic_batch(99999, 512);
+  Decision d = eif.decide(probe.images);
+  auto truth = probe.losses >= after.threshold;
+  auto predicted = d.prob_high >= 0.5;
+  const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
+  const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
+  EXPECT_GT((tpr + tnr) / 2, 0.8);
 }
 
 TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {
