@@ -10,6 +10,7 @@
 #include "skiptrain/train/checkpoint.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/methods.h"
+#include "skiptrain/train/memory_format.h"
 #include "skiptrain/train/metrics_log.h"
 #include "skiptrain/train/progress.h"
 #include "skiptrain/train/pruning_costs.h"
@@ -59,6 +60,7 @@ class Run {
       const auto step_start = Clock::now();
       data::Batch batch;
       if (!stream_->next(batch)) continue;  // epoch boundary: the next call starts the next epoch
+      if (channels_last_) batch.images = channels_last(batch.images);
       const double loss = step(batch);
       train_s_ += seconds_since(step_start);
       if (!std::isnan(loss)) {
@@ -101,6 +103,10 @@ class Run {
     table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
                          {1, spec_.in_channels, spec_.image_size, spec_.image_size});
     pruning_ = pruning_costs(table_);
+    // Dense convs run fastest channels-last (oneDNN); the pruned backward's kernels are NCHW, and
+    // converting at every pruned layer costs more than it gains. Each path gets its faster layout.
+    channels_last_ = !pruning_.any;
+    if (channels_last_) use_channels_last(*model_);
     optimizer_ = std::make_unique<Sgd>(model_->parameters(),
                                        SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
     selector_ = make_selector(config_, spec_);
@@ -313,6 +319,7 @@ class Run {
   cost::CostTable table_;
   cost::Ledger ledger_;
   PruningCosts pruning_;
+  bool channels_last_ = false;
   std::unique_ptr<Sgd> optimizer_;
   std::unique_ptr<Selector> selector_;
   std::unique_ptr<data::Stream> stream_;
