@@ -1,7 +1,7 @@
 // Benchmark: wall-clock time of a conv layer's backward (grad_input + grad_weight) with
 // ATen's dense at::convolution_backward vs Error Map Pruning (skiptrain::_emp_conv2d_backward
 // through the dispatcher) at keep = 1, 0.5, 0.25, on the CIFAR-ResNet and LeNet conv shapes.
-// Prints a markdown table (median of repeated runs after warm-up; ratios measured in the same
+// Prints a markdown table (minimum of repeated runs after warm-up; ratios measured in the same
 // run) and writes it to the file given as the first argument (default: stdout only).
 // Usage: emp_backward_bench [out.md] [--threads N] [--reps R]
 #include "skiptrain/ops/emp_conv2d.h"
@@ -29,7 +29,9 @@ struct Shape {
   int64_t c_out, kernel, padding;
 };
 
-double median_ms(const std::function<void()>& f, int reps) {
+// Minimum, not median: on a shared machine other processes only ever add time (a descheduled
+// OpenMP thread costs a whole scheduler slice, ~4 ms), and the median of a loaded run moves by 2-4x.
+double min_ms(const std::function<void()>& f, int reps) {
   for (int i = 0; i < 3; ++i) f();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
@@ -37,8 +39,7 @@ double median_ms(const std::function<void()>& f, int reps) {
     f();
     t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return *std::min_element(t.begin(), t.end());
 }
 
 std::string cpu_model() {
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# EMP backward vs dense convolution backward\n\n"
      << "Machine: " << cpu_model() << "; threads: " << threads << "; torch " << TORCH_VERSION
-     << "; median of " << reps << " runs after 3 warm-up runs; grad_input + grad_weight (no bias).\n"
+     << "; minimum of " << reps << " runs after 3 warm-up runs; grad_input + grad_weight (no bias).\n"
      << "Ratio = EMP time / dense time in the same run; selection = skiptrain::select_channels time as % of dense.\n\n"
      << "| layer | input | dense ms | keep | EMP ms | ratio | selection % of dense |\n"
      << "|---|---|---:|---:|---:|---:|---:|\n";
@@ -84,18 +85,18 @@ int main(int argc, char** argv) {
     const std::vector<int64_t> pad = {s.padding, s.padding};
     auto y = at::conv2d(x, w, {}, stride, pad);
     auto go = at::randn(y.sizes());
-    const double dense = median_ms(
+    const double dense = min_ms(
         [&] { at::convolution_backward(go, x, w, c10::nullopt, stride, pad, dilation, false, no_pad, 1, {true, true, false}); },
         reps);
     std::ostringstream in;
     in << "[" << s.input[0] << "," << s.input[1] << "," << s.input[2] << "," << s.input[3] << "]";
     for (double keep : keeps) {
-      const double emp = median_ms(
+      const double emp = min_ms(
           [&] { skiptrain::_emp_conv2d_backward(go, x, w, stride, pad, dilation, 1, keep, 1.0, 1.0, {true, true, false}); },
           reps);
       std::string sel = "-";
       if (keep < 1.0) {
-        const double t = median_ms([&] { skiptrain::select_channels(go, w, keep, 1.0, 1.0); }, reps);
+        const double t = min_ms([&] { skiptrain::select_channels(go, w, keep, 1.0, 1.0); }, reps);
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * t / dense);
         sel = buf;

@@ -8,6 +8,11 @@
 //   grad_weight[k, c, i, j] = sum_q dq[k, q] * xp[c, q + off]
 //   grad_xp[c, r]           = sum_k sum_(i,j) W[k, c, i, j] * dq[k, r - off]
 // and run at full vector width whatever W is. No im2col buffer.
+// Masked layout (AVX-512 only, "same" convs whose W divides the vector width, e.g. 8x8 planes):
+// Wp = W, no zero columns; a tap that would wrap into the neighbouring row is zeroed by a
+// zero-masking load instead. The lane -> column map is then the same for every vector, so each
+// tap column j has one constant mask (all ones in the padded layout). Saves the 2*pw/Wp of wasted
+// work that zero columns cost on narrow planes (25% at 8 wide).
 // (No include guard on purpose: included once per instruction set.)
 
 static constexpr int VW = SKIPTRAIN_VW;
@@ -16,25 +21,49 @@ typedef float vfu __attribute__((vector_size(SKIPTRAIN_VW * 4), __may_alias__, a
 
 static inline __attribute__((always_inline)) vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 static inline __attribute__((always_inline)) void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-static inline __attribute__((always_inline)) vf bcast(float s) {
-  vf v = {};
-  return v + s;
+// set1, not `vf{} + s`: the latter costs a scalar add before the broadcast and keeps GCC from
+// broadcasting straight from memory.
+#if SKIPTRAIN_VW == 16
+static inline __attribute__((always_inline)) vf bcast(float s) { return (vf)_mm512_set1_ps(s); }
+static inline __attribute__((always_inline)) vf loadz(const float* p, unsigned m) {
+  return (vf)_mm512_maskz_loadu_ps((__mmask16)m, p);
 }
+#else
+// AVX2 has no load-port-only zero-masking load; the masked layout is AVX-512 only, masks are all ones here.
+static inline __attribute__((always_inline)) vf loadz(const float* p, unsigned) { return loadu(p); }
+static inline __attribute__((always_inline)) vf bcast(float s) { return (vf)_mm256_set1_ps(s); }
+#endif
 // Pins a loaded vector in a register: without it GCC folds the load into every FMA that uses
 // it, re-reading memory once per use (measured: 3x the loads of the kernels below).
 #define SKIPTRAIN_PIN(v) asm("" : "+v"(v))
+// Tree reduction: a lane-by-lane loop is a chain of VW dependent extract+adds, and grad_weight
+// pays KB*TB of these per block and sub-batch (many, relative to the FMAs, on 8x8 planes).
 static inline __attribute__((always_inline)) float hsum(vf v) {
-  float s = 0;
-  for (int i = 0; i < VW; ++i) s += v[i];
-  return s;
+  // Constant __builtin_shuffle, not the intrinsics: GCC 12's _mm512_reduce_add_ps and
+  // _mm512_shuffle_f32x4 warn (-Wuninitialized) from inside its own header.
+  typedef int vi __attribute__((vector_size(SKIPTRAIN_VW * 4)));
+#if SKIPTRAIN_VW == 16
+  v += __builtin_shuffle(v, vi{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+  v += __builtin_shuffle(v, vi{4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
+  v += __builtin_shuffle(v, vi{2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
+  v += __builtin_shuffle(v, vi{1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+#else
+  v += __builtin_shuffle(v, vi{4, 5, 6, 7, 0, 1, 2, 3});
+  v += __builtin_shuffle(v, vi{2, 3, 0, 1, 2, 3, 0, 1});
+  v += __builtin_shuffle(v, vi{1, 0, 1, 0, 1, 0, 1, 0});
+#endif
+  return v[0];
 }
 
 // KB kept channels x TB taps of one kernel row, summed over `nbc` instances (planes `dq_n` / `x_n`
 // floats apart) so the horizontal sums are paid once per sub-batch, not once per instance:
-// out[kb * stride_k + tb] += sum_n sum_q dq[kb][n][q] * xrow[n][q + tb*dw].
+// out[kb * stride_k + tb] += sum_n sum_q dq[kb][n][q] * xrow[n][q + tb*dw] (x lanes masked by jmask[tb]).
 template <int TB, int KB>
 static void gw_block(const float* const* dq, int64_t dq_n, const float* xrow, int64_t x_n, int64_t nbc, int64_t dw,
-                     int64_t Qv, float* out, int64_t stride_k) {
+                     int64_t Qv, const unsigned* jmask, float* out, int64_t stride_k) {
+  unsigned m[TB];
+#pragma GCC unroll 8
+  for (int tb = 0; tb < TB; ++tb) m[tb] = jmask[tb];
   vf acc[KB][TB];
 #pragma GCC unroll 8
   for (int kb = 0; kb < KB; ++kb)
@@ -54,46 +83,63 @@ static void gw_block(const float* const* dq, int64_t dq_n, const float* xrow, in
       }
 #pragma GCC unroll 8
       for (int tb = 0; tb < TB; ++tb) {
-        const vf x = loadu(xr + q + tb * dw);
+        const vf x = loadz(xr + q + tb * dw, m[tb]);
 #pragma GCC unroll 8
         for (int kb = 0; kb < KB; ++kb) acc[kb][tb] += d[kb] * x;
       }
     }
   }
+  // Fully unrolled like the loops above: a runtime-indexed acc would live on the stack, and GCC then
+  // stores every accumulator back to it on each inner iteration (seen in perf annotate).
+#pragma GCC unroll 8
   for (int kb = 0; kb < KB; ++kb)
+#pragma GCC unroll 8
     for (int tb = 0; tb < TB; ++tb) out[kb * stride_k + tb] += hsum(acc[kb][tb]);
+}
+
+// gw_block<TB, r> for a run-time block size r <= R.
+template <int TB, int R>
+static void gw_block_n(int r, const float* const* dq, int64_t dq_n, const float* xrow, int64_t x_n, int64_t nbc,
+                       int64_t dw, int64_t Qv, const unsigned* jmask, float* out, int64_t stride_k) {
+  if constexpr (R > 1) {
+    if (r < R) return gw_block_n<TB, R - 1>(r, dq, dq_n, xrow, x_n, nbc, dw, Qv, jmask, out, stride_k);
+  }
+  gw_block<TB, R>(dq, dq_n, xrow, x_n, nbc, dw, Qv, jmask, out, stride_k);
 }
 
 // grad_weight of a sub-batch of nbc instances for all kept channels: gw[(k*Ci + c)*KH*KW + i*KW + j].
 // dq plane of (k, n): dq_planes + (k*NB + n)*dq_stride; xp plane of (c, n): xp_planes + (c*NB + n)*xp_stride.
+// The K kept channels are split into ceil(K/KB) blocks of near-equal size: a small remainder block
+// (or single channels) reuses each x load for few FMAs and runs load-bound.
 template <int TB, int KB>
 static void gw_instances(const float* dq_planes, int64_t dq_stride, int64_t K, const float* xp_planes,
                          int64_t xp_stride, int64_t NB, int64_t nbc, int64_t Ci, int64_t KH, int64_t dh, int64_t dw,
-                         int64_t Wp, int64_t Qv, float* gw) {
+                         int64_t Wp, int64_t Qv, const unsigned* jmask, float* gw) {
   const int64_t T = KH * TB;
+  const int64_t blocks = (K + KB - 1) / KB;
   for (int64_t c = 0; c < Ci; ++c) {
     const float* xp = xp_planes + c * NB * xp_stride;
     for (int64_t i = 0; i < KH; ++i) {
       const float* xrow = xp + i * dh * Wp;
-      int64_t k = 0;
-      for (; k + KB <= K; k += KB) {
+      for (int64_t b = 0, k = 0; b < blocks; ++b) {
+        const int r = static_cast<int>(K / blocks + (b < K % blocks ? 1 : 0));
         const float* d[KB];
-        for (int kb = 0; kb < KB; ++kb) d[kb] = dq_planes + (k + kb) * NB * dq_stride;
-        gw_block<TB, KB>(d, dq_stride, xrow, xp_stride, nbc, dw, Qv, gw + (k * Ci + c) * T + i * TB, Ci * T);
-      }
-      for (; k < K; ++k) {
-        const float* d[1] = {dq_planes + k * NB * dq_stride};
-        gw_block<TB, 1>(d, dq_stride, xrow, xp_stride, nbc, dw, Qv, gw + (k * Ci + c) * T + i * TB, Ci * T);
+        for (int kb = 0; kb < r; ++kb) d[kb] = dq_planes + (k + kb) * NB * dq_stride;
+        gw_block_n<TB, KB>(r, d, dq_stride, xrow, xp_stride, nbc, dw, Qv, jmask, gw + (k * Ci + c) * T + i * TB,
+                           Ci * T);
+        k += r;
       }
     }
   }
 }
 
 // CB input channels x RB vectors of padded positions starting at r:
-// out[cb][rb*VW + l] = sum_k sum_t wt[(k*T + t)*Ci + c0 + cb] * dq[k][r + rb*VW + l - off[t]].
+// out[cb][rb*VW + l] = sum_k sum_t wt[(k*T + t)*Ci + c0 + cb] * dq[k][r + rb*VW + l - off[t]]
+// (dq lanes masked by tmask[t]).
 template <int CB, int RB>
 static void gi_block(const float* dq_planes, int64_t dq_stride, int64_t K, const float* wt, int64_t Ci, int64_t c0,
-                     const int64_t* off, int64_t T, int64_t r, float* out, int64_t out_stride) {
+                     const int64_t* off, const unsigned* tmask, int64_t T, int64_t r, float* out,
+                     int64_t out_stride) {
   vf acc[CB][RB];
 #pragma GCC unroll 8
   for (int cb = 0; cb < CB; ++cb)
@@ -107,7 +153,7 @@ static void gi_block(const float* dq_planes, int64_t dq_stride, int64_t K, const
       vf d[RB];
 #pragma GCC unroll 8
       for (int rb = 0; rb < RB; ++rb) {
-        d[rb] = loadu(dp + rb * VW);
+        d[rb] = loadz(dp + rb * VW, tmask[t]);
         SKIPTRAIN_PIN(d[rb]);
       }
 #pragma GCC unroll 8
@@ -118,23 +164,29 @@ static void gi_block(const float* dq_planes, int64_t dq_stride, int64_t K, const
       }
     }
   }
+  // Unrolled for the same reason as gw_block's final loop: keeps acc in registers.
+#pragma GCC unroll 8
   for (int cb = 0; cb < CB; ++cb)
+#pragma GCC unroll 8
     for (int rb = 0; rb < RB; ++rb) storeu(out + cb * out_stride + rb * VW, acc[cb][rb]);
 }
 
 // Runs gi_block over vectors [0, Rv/VW) of one channel block: RB vectors at a time, then singles.
 template <int CB, int RB>
 static void gi_rows(const float* dq_planes, int64_t dq_stride, int64_t K, const float* wt, int64_t Ci, int64_t c,
-                    const int64_t* off, int64_t T, int64_t r_begin, int64_t Rv, float* gip) {
-  const int64_t Rfull = Rv / (RB * VW) * (RB * VW);
+                    const int64_t* off, const unsigned* tmask, int64_t T, int64_t r_begin, int64_t Rv, float* gip) {
+  int64_t Rfull = Rv / (RB * VW) * (RB * VW);
+  // One vector left after blocks of 3 (e.g. 4 vectors of an 8x8 plane): take 2 + 2 instead of 3 + 1,
+  // a single-vector block is bound by its CB weight broadcasts.
+  if (RB == 3 && Rfull > 0 && Rv - Rfull == VW) Rfull -= RB * VW;
   for (int64_t r = 0; r < Rfull; r += RB * VW)
-    gi_block<CB, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin + r, gip + c * Rv + r, Rv);
+    gi_block<CB, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin + r, gip + c * Rv + r, Rv);
   int64_t r = Rfull;
   if (RB > 2)
     for (; r + 2 * VW <= Rv; r += 2 * VW)
-      gi_block<CB, (RB > 2 ? 2 : 1)>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin + r, gip + c * Rv + r, Rv);
+      gi_block<CB, (RB > 2 ? 2 : 1)>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin + r, gip + c * Rv + r, Rv);
   for (; r < Rv; r += VW)
-    gi_block<CB, 1>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin + r, gip + c * Rv + r, Rv);
+    gi_block<CB, 1>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin + r, gip + c * Rv + r, Rv);
 }
 
 // grad of the padded input rows [r_begin, r_begin + Rv) of one instance for every input channel
@@ -142,10 +194,10 @@ static void gi_rows(const float* dq_planes, int64_t dq_stride, int64_t K, const 
 // dq_planes + k*dq_stride. Channel blocks of CB, then CB/2, then singles.
 template <int CB, int RB>
 static void gi_instance(const float* dq_planes, int64_t dq_stride, int64_t K, const float* wt, int64_t Ci,
-                        const int64_t* off, int64_t T, int64_t r_begin, int64_t Rv, float* gip) {
+                        const int64_t* off, const unsigned* tmask, int64_t T, int64_t r_begin, int64_t Rv, float* gip) {
   int64_t c = 0;
-  for (; c + CB <= Ci; c += CB) gi_rows<CB, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin, Rv, gip);
+  for (; c + CB <= Ci; c += CB) gi_rows<CB, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin, Rv, gip);
   for (; c + CB / 2 <= Ci && CB / 2 > 1; c += CB / 2)
-    gi_rows<(CB / 2 > 1 ? CB / 2 : 1), RB>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin, Rv, gip);
-  for (; c < Ci; ++c) gi_rows<1, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, T, r_begin, Rv, gip);
+    gi_rows<(CB / 2 > 1 ? CB / 2 : 1), RB>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin, Rv, gip);
+  for (; c < Ci; ++c) gi_rows<1, RB>(dq_planes, dq_stride, K, wt, Ci, c, off, tmask, T, r_begin, Rv, gip);
 }

@@ -2,7 +2,9 @@
 // skiptrain::_emp_conv2d_backward (Error Map Pruning). The backward selects the kept
 // channels (skiptrain::select_channels), then runs dense work on the kept slice only:
 //  - float32, stride 1, groups 1, kernel width 1/3/5/7 on x86-64 with AVX2 or AVX-512:
-//    direct kernels (emp_conv2d_direct.h), parallel over the batch;
+//    direct kernels (emp_conv2d_direct.h), parallel over the batch (at::parallel_for: with
+//    ATen's OpenMP backend that is a header-inline `omp parallel`, so it only runs threads when
+//    this file is compiled with -fopenmp);
 //  - anything else: ATen's convolution backward on the gathered slice (index_select of delta
 //    and W), scattered back. Never a mask. keep = 1 is ATen's dense backward, untouched.
 // Mirror-able: a CUDA file registers the same two functions at the CUDA key.
@@ -35,14 +37,23 @@ struct DirectArgs {
   int64_t K = 0;  // kept channels
   int64_t N = 0, Ci = 0, H = 0, W = 0, Co = 0, Ho = 0, Wo = 0, KH = 0, KW = 0, ph = 0, pw = 0, dh = 0, dw = 0;
   bool need_gi = false, need_gw = false, need_gb = false;
-  // Padded geometry (see emp_conv2d_direct.h): rows of stride Wp everywhere.
+  // Padded geometry (see emp_conv2d_direct.h): rows of stride Wp everywhere (Wp = W in the masked layout).
+  bool masked = false;
+  int64_t xoff = 0;    // where x[0, 0] sits in an xp plane
+  int64_t xread = 0;   // where grad_weight's tap (0, 0) reads start in an xp plane
+  int64_t gi_r0 = 0;   // first dq position (relative to B) that grad_input's output position 0 reads
+  int64_t gi_col0 = 0; // column of x[., 0] in grad_input's rows
   int64_t Hp = 0, Wp = 0, Q = 0, Qv = 0, M = 0, B = 0, Rv = 0, Px = 0, Pd = 0, T = 0;
   int64_t NB = 1;  // instances packed together (grad_weight's horizontal sums are paid once per NB)
   std::vector<int64_t> off;  // [T] tap shifts
+  std::vector<unsigned> jmask;  // [KW] lanes of x that tap column j may read (grad_weight)
+  std::vector<unsigned> tmask;  // [T] lanes of dq that tap t may read (grad_input)
   std::vector<float> wt;     // kept weights, transposed: [K][T][Ci]
-  // Raw views of off / wt: the per-ISA code below touches no std:: templates.
+  // Raw views of off / wt / masks: the per-ISA code below touches no std:: templates.
   const int64_t* off_ptr = nullptr;
   const float* wt_ptr = nullptr;
+  const unsigned* jmask_ptr = nullptr;
+  const unsigned* tmask_ptr = nullptr;
   float* gi = nullptr;       // grad_input [N, Ci, H, W]
 };
 
@@ -63,7 +74,7 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
         if (a.need_gw) {                                                                                          \
           for (int64_t c = 0; c < a.Ci; ++c)                                                                      \
             for (int64_t h = 0; h < a.H; ++h)                                                                     \
-              std::memcpy(xp + (c * a.NB + nb) * a.Px + (h + a.ph) * a.Wp + a.pw,                                 \
+              std::memcpy(xp + (c * a.NB + nb) * a.Px + a.xoff + h * a.Wp,                                        \
                           a.x + ((n * a.Ci + c) * a.H + h) * a.W, sizeof(float) * a.W);                           \
         }                                                                                                         \
         for (int64_t k = 0; k < a.K; ++k) {                                                                       \
@@ -80,20 +91,20 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
       }                                                                                                           \
       if (a.need_gw) {                                                                                            \
         switch (a.KW) {                                                                                           \
-          case 1: gw_instances<1, GW_KB(1)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
-          case 3: gw_instances<3, GW_KB(3)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
-          case 5: gw_instances<5, GW_KB(5)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
-          default: gw_instances<7, GW_KB(7)>(dq + a.B, a.Pd, a.K, xp, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, gw); break; \
+          case 1: gw_instances<1, GW_KB(1)>(dq + a.B, a.Pd, a.K, xp + a.xread, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, a.jmask_ptr, gw); break; \
+          case 3: gw_instances<3, GW_KB(3)>(dq + a.B, a.Pd, a.K, xp + a.xread, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, a.jmask_ptr, gw); break; \
+          case 5: gw_instances<5, GW_KB(5)>(dq + a.B, a.Pd, a.K, xp + a.xread, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, a.jmask_ptr, gw); break; \
+          default: gw_instances<7, GW_KB(7)>(dq + a.B, a.Pd, a.K, xp + a.xread, a.Px, a.NB, nbc, a.Ci, a.KH, a.dh, a.dw, a.Wp, a.Qv, a.jmask_ptr, gw); break; \
         }                                                                                                         \
       }                                                                                                           \
       if (a.need_gi) {                                                                                            \
         for (int64_t nb = 0; nb < nbc; ++nb) {                                                                    \
           const int64_t n = n0 + nb;                                                                              \
-          gi_instance<GI_CB, GI_RB>(dq + nb * a.Pd + a.B, a.NB * a.Pd, a.K, a.wt_ptr, a.Ci, a.off_ptr, a.T,       \
-                                    a.ph * a.Wp, a.Rv, gip);                                                      \
+          gi_instance<GI_CB, GI_RB>(dq + nb * a.Pd + a.B, a.NB * a.Pd, a.K, a.wt_ptr, a.Ci, a.off_ptr,            \
+                                    a.tmask_ptr, a.T, a.gi_r0, a.Rv, gip);                                        \
           for (int64_t c = 0; c < a.Ci; ++c)                                                                      \
             for (int64_t h = 0; h < a.H; ++h)                                                                     \
-              std::memcpy(a.gi + ((n * a.Ci + c) * a.H + h) * a.W, gip + c * a.Rv + h * a.Wp + a.pw,             \
+              std::memcpy(a.gi + ((n * a.Ci + c) * a.H + h) * a.W, gip + c * a.Rv + h * a.Wp + a.gi_col0,         \
                           sizeof(float) * a.W);                                                                   \
         }                                                                                                         \
       }                                                                                                           \
@@ -166,20 +177,40 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
   a.Ho = go.size(2), a.Wo = go.size(3);
   a.ph = padding[0], a.pw = padding[1], a.dh = dilation[0], a.dw = dilation[1];
   a.need_gi = mask[0], a.need_gw = mask[1], a.need_gb = mask[2];
-  a.Hp = a.H + 2 * a.ph, a.Wp = a.W + 2 * a.pw;
+  // Masked layout (emp_conv2d_direct.h) where rows repeat within a vector and the zero margin in
+  // front of each xp plane (one vector) covers the left padding.
+  a.masked = vw == 16 && a.Wo == a.W && vw % a.W == 0 && a.pw > 0 && a.pw <= vw;
+  a.Hp = a.H + 2 * a.ph, a.Wp = a.masked ? a.W : a.W + 2 * a.pw;
   a.T = a.KH * a.KW;
   a.Q = a.Ho * a.Wp;
   a.Qv = round_up(a.Q, vw);
   a.M = (a.KH - 1) * a.dh * a.Wp + (a.KW - 1) * a.dw;
   a.B = round_up(a.M, vw);
   a.Rv = round_up(a.H * a.Wp, vw);
-  a.Px = round_up(a.Qv + a.M + vw, vw);
-  a.Pd = round_up(a.B + std::max(a.Qv, a.ph * a.Wp + a.Rv) + vw, vw);
+  a.xoff = a.masked ? vw + a.ph * a.Wp : a.ph * a.Wp + a.pw;
+  a.xread = a.masked ? vw - a.pw : 0;
+  a.gi_r0 = a.masked ? a.ph * a.Wp + a.pw : a.ph * a.Wp;
+  a.gi_col0 = a.masked ? 0 : a.pw;
+  a.Px = round_up(a.xread + a.Qv + a.M + vw, vw);
+  a.Pd = round_up(a.B + std::max(a.Qv, a.gi_r0 + a.Rv) + vw, vw);
   // Sub-batch of up to 32 instances (small planes need many to amortise the horizontal sums), with
   // its packed planes kept within ~1 MiB (L2).
   a.NB = std::max<int64_t>(1, std::min<int64_t>(32, (1 << 18) / std::max<int64_t>(1, a.Ci * a.Px + a.K * a.Pd)));
   for (int64_t i = 0; i < a.KH; ++i)
     for (int64_t j = 0; j < a.KW; ++j) a.off.push_back(i * a.dh * a.Wp + j * a.dw);
+  // Lane l holds column l % W (masked layout): tap column j reads x column l%W + j*dw - pw for
+  // grad_weight and dq column l%W + pw - j*dw for grad_input; lanes outside the row are zeroed.
+  const auto lanes = [&](int64_t shift, int64_t width) {
+    unsigned m = 0;
+    for (int l = 0; l < vw; ++l) {
+      const int64_t col = (a.masked ? l % a.W : 0) + shift;
+      if (!a.masked || (col >= 0 && col < width)) m |= 1u << l;
+    }
+    return m;
+  };
+  for (int64_t j = 0; j < a.KW; ++j) a.jmask.push_back(lanes(j * a.dw - a.pw, a.W));
+  for (int64_t i = 0; i < a.KH; ++i)
+    for (int64_t j = 0; j < a.KW; ++j) a.tmask.push_back(lanes(a.pw - j * a.dw, a.Wo));
   if (a.need_gi) {
     // wt[k][t][c] = W[idx[k], c, t]
     auto wc = w.contiguous();
@@ -192,6 +223,8 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
   }
   a.off_ptr = a.off.data();
   a.wt_ptr = a.wt.data();
+  a.jmask_ptr = a.jmask.data();
+  a.tmask_ptr = a.tmask.data();
   const int threads = at::get_num_threads();
   std::vector<std::vector<float>> gw_part(threads);
   std::vector<std::vector<double>> gb_part(threads);

@@ -36,7 +36,10 @@ std::vector<double> error_norms(const at::Tensor& go) {
   const T* p = go.data_ptr<T>();
   const int threads = at::get_num_threads();
   std::vector<std::vector<double>> partial(threads, std::vector<double>(C, 0.0));
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+  // At least ~2^18 elements (1 MiB of float) per task: waking a second (passively waiting) OpenMP
+  // thread costs tens of microseconds, more than the whole pass over a small error map (LeNet).
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, C * HW));
+  at::parallel_for(0, N, grain, [&](int64_t begin, int64_t end) {
     auto& mine = partial[at::get_thread_num()];
     for (int64_t n = begin; n < end; ++n)
       for (int64_t c = 0; c < C; ++c) mine[c] += abs_sum(p + (n * C + c) * HW, HW);
