@@ -48,9 +48,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-lr-factor", f.lr_factor, "filter lr factor at each milestone")->capture_default_str();
   cmd.add_option("--eif-entropy", f.entropy_threshold, "entropy_T (nats): uncertain predicted-Low get a loss-only forward")
       ->capture_default_str();
-  cmd.add_option("--eif-min-query", f.min_query, "fraction of each batch always queried among predicted-Low")
+  cmd.add_option("--eif-min-query", f.min_query, "fraction of each batch always queried among the dropped")
       ->capture_default_str();
-  cmd.add_option("--eif-control", f.control, "what moves T_l: kept (kept fraction) or paper (kept and High)")
+  cmd.add_option("--eif-control", f.control, "decision rule: budget (top R_set per batch), kept or paper")
       ->capture_default_str();
   cmd.add_option("--eif-a1", f.a1, "T_l growth factor when R_TH >= R_set")->capture_default_str();
   cmd.add_option("--eif-a2", f.a2, "T_l shrink factor when R_TH < R_set")->capture_default_str();

@@ -29,12 +29,13 @@ class EarlyInstanceFilter:
     """Self-supervised instance filtering (Wu et al., arXiv 2007.03213, section 3).
 
     Per batch of m instances: the filter sees all m (eval mode, no grad); the
-    instances it predicts High are yielded to your loop; predicted-Low instances
-    whose binary entropy exceeds ``entropy_threshold`` get a loss-only forward of
-    ``model`` (eval mode, no grad) so that they can be labelled too. After your
-    loop computes the per-instance losses of the yielded instances, ``observe``
-    labels every labelled instance High when its loss >= T_l, adapts T_l so that
-    about ``ratio`` of the stream is kept, and trains the filter one step with
+    instances it ranks in the top ``ratio`` of the batch (``control="budget"``,
+    the default; or those it predicts High) are yielded to your loop; a uniform
+    sample of ``min_query`` of the dropped instances (or the uncertain predicted-Low)
+    gets a loss-only forward of ``model`` (eval mode, no grad) so that they can be
+    labelled too. After your loop computes the per-instance losses of the yielded
+    instances, ``observe`` labels every labelled instance High when its loss >= T_l,
+    adapts T_l (to the stream's (1 - ratio) loss quantile), and trains the filter one step with
     class-weighted cross-entropy (weights 1/ratio for High, 1/(1-ratio) for Low,
     normalised to sum 1). During the first ``warmup_batches`` batches everything
     is kept, so the filter and T_l get labels before the filter decides.
@@ -49,16 +50,19 @@ class EarlyInstanceFilter:
         lr_milestones: batch counts at which the filter's lr is multiplied by ``lr_factor``
             (only with the built-in optimizer).
         lr_factor: the multiplier at each milestone.
-        entropy_threshold: entropy_T in nats, in [0, ln 2].
-        a1: T_l <- a1 * T_l when the kept-and-High share R_TH >= ratio (a1 > 1).
+        entropy_threshold: entropy_T in nats, in [0, ln 2] (unused by control "budget").
+        a1: T_l <- a1 * T_l when R_TH >= ratio (a1 > 1); R_TH is set by ``control``.
         a2: T_l <- a2 * T_l otherwise (0 < a2 < 1).
         window: number of recent batches over which R_TH is measured.
         init_threshold: the initial T_l.
         warmup_batches: batches at the start during which everything is kept.
         threshold_min: lower bound of T_l.
         threshold_max: upper bound of T_l.
-        min_query: fraction of each batch always queried among predicted-Low (the highest p_High).
-        control: what moves T_l: "kept" (the kept fraction tracks ratio) or "paper" (the paper's R_TH).
+        min_query: fraction of each batch always queried among the dropped instances: a uniform
+            sample under "budget", the highest p_High predicted-Low otherwise.
+        control: the decision rule: "budget" (keep the ceil(ratio * m) highest filter margins of
+            each batch; T_l tracks the stream's (1 - ratio) loss quantile), "kept" or "paper"
+            (keep p_High >= 0.5; T_l moved by the kept share or by the paper's R_TH).
         optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
 
     Raises:
@@ -81,7 +85,7 @@ class EarlyInstanceFilter:
         filter_model: torch.nn.Module,
         ratio: float = 0.25,
         lr: float = 0.1,
-        momentum: float = 0.9,
+        momentum: float = 0.5,
         weight_decay: float = 0.0,
         lr_milestones: Sequence[int] = (),
         lr_factor: float = 0.5,
@@ -94,7 +98,7 @@ class EarlyInstanceFilter:
         threshold_min: float = 1e-6,
         threshold_max: float = 1e3,
         min_query: float = 0.05,
-        control: str = "kept",
+        control: str = "budget",
         optimizer: Optional[torch.optim.Optimizer] = None,
     ):
         try:

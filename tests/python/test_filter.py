@@ -160,7 +160,7 @@ def tiny_models(seed=0):
 def test_wrapper_yields_only_kept_instances_and_learns():
     model, filter_model = tiny_models()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    eif = EarlyInstanceFilter(filter_model, ratio=0.25, warmup_batches=5)
+    eif = EarlyInstanceFilter(filter_model, ratio=0.25, warmup_batches=5, control="kept")
     loader = Recorder(synthetic_batches(120))
     filter_before = [p.detach().clone() for p in filter_model.parameters()]
     thresholds = []
@@ -197,7 +197,7 @@ def test_wrapper_skips_batches_where_nothing_is_kept():
     model, filter_model = tiny_models()
     with torch.no_grad():
         filter_model[2].bias.copy_(torch.tensor([50.0, -50.0]))  # confidently Low for everything
-    eif = EarlyInstanceFilter(filter_model, warmup_batches=0)
+    eif = EarlyInstanceFilter(filter_model, warmup_batches=0, control="kept")
     assert list(eif.wrap(synthetic_batches(4), model)) == []
     assert eif.metrics["batches"] == 4 and eif.metrics["kept"] == 0
     assert eif.threshold < 1.0  # R_TH = 0 lowers T_l
@@ -209,13 +209,34 @@ def test_wrapper_queries_uncertain_lows_with_a_loss_only_forward():
         for p in filter_model.parameters():
             p.zero_()
         filter_model[2].bias.copy_(torch.tensor([0.2, 0.0]))  # p_High = sigmoid(-0.2): unsure Low
-    eif = EarlyInstanceFilter(filter_model, warmup_batches=0, lr=1e-9)
+    eif = EarlyInstanceFilter(filter_model, warmup_batches=0, lr=1e-9, control="kept")
     model_before = [p.detach().clone() for p in model.parameters()]
     assert list(eif.wrap(synthetic_batches(1), model)) == []
     assert eif.metrics["queried"] == 32 and eif.metrics["loss_only_instances"] == 32
     assert eif.metrics["labelled"] == 32
     assert all(torch.equal(a, b) for a, b in zip(model_before, model.parameters()))
     assert model.training
+
+
+def test_wrapper_budget_rule_yields_the_top_ratio_by_margin():
+    """The default rule: the ceil(ratio * m) highest filter margins of each batch, in batch order,
+    whatever the filter's bias; a uniform sample of min_query of the rest is queried."""
+    model, filter_model = tiny_models()
+    with torch.no_grad():
+        filter_model[2].bias.copy_(torch.tensor([30.0, -30.0]))  # confidently Low for everything
+    eif = EarlyInstanceFilter(filter_model, ratio=0.25, warmup_batches=0, lr=1e-9)
+    loader = Recorder(synthetic_batches(6))
+    for x, y in eif.wrap(loader, model):
+        full_x, _ = loader.last
+        with torch.no_grad():
+            logits = filter_model.eval()(full_x)
+        filter_model.train()
+        top = torch.sort(torch.topk(logits[:, 1] - logits[:, 0], 8).indices).values
+        assert torch.equal(x, full_x[top])
+        eif.observe(F.cross_entropy(model(x), y, reduction="none"))
+    m = eif.metrics
+    assert m["kept"] == 6 * 8 and m["queried"] == 6 * 2  # ceil(0.25 * 32), ceil(0.05 * 32)
+    assert m["kept_fraction_total"] == 0.25
 
 
 def test_observe_is_required_after_each_batch():

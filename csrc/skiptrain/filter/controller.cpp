@@ -4,6 +4,7 @@
 
 #include "skiptrain/errors.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -29,10 +30,28 @@ torch::Tensor losses_cpu(const torch::Tensor& losses, int64_t expected, const ch
 
 double ratio_of(int64_t num, int64_t den) { return den == 0 ? 0.0 : static_cast<double>(num) / den; }
 
+// ceil(fraction * m), tolerant of rounding (0.25 * 64 must give 16, not 17).
+int64_t ceil_share(double fraction, int64_t m) {
+  return static_cast<int64_t>(std::ceil(fraction * static_cast<double>(m) - 1e-9));
+}
+
+// Mask [m] of the `k` largest entries of `score` (ties broken by topk).
+torch::Tensor top_mask(const torch::Tensor& score, int64_t k) {
+  auto mask = torch::zeros({score.size(0)}, torch::kBool);
+  if (k > 0) mask.index_fill_(0, std::get<1>(score.topk(std::min<int64_t>(k, score.size(0)))), true);
+  return mask;
+}
+
 }  // namespace
 
 FilterController::FilterController(FilterOptions options)
     : options_(validated(std::move(options))), threshold_(options_) {}
+
+bool FilterController::budget_rule() const { return options_.control == "budget"; }
+
+int64_t FilterController::budget(int64_t incoming) const {
+  return std::min<int64_t>(ceil_share(options_.ratio, incoming), incoming);
+}
 
 Decision FilterController::decide(const torch::Tensor& filter_logits) const {
   TORCH_CHECK(filter_logits.defined() && filter_logits.dim() == 2 && filter_logits.size(1) == 2,
@@ -50,18 +69,28 @@ Decision FilterController::decide(const torch::Tensor& filter_logits) const {
   Decision d;
   d.incoming = filter_logits.size(0);
   d.prob_high = p_high.to(torch::kFloat32).contiguous();
-  auto predicted_high = p_high >= 0.5;
   if (warming_up()) {
     // Cold start: the filter is untrained, so everything trains the main model and gets a label.
     d.keep = torch::arange(d.incoming, torch::kInt64);
     d.query = torch::empty({0}, torch::kInt64);
+  } else if (budget_rule()) {
+    // The margin, not p_High: it orders instances the filter is sure about, where p_High saturates.
+    const auto margin = log_p.select(1, 1) - log_p.select(1, 0);
+    const auto kept = top_mask(margin, budget(d.incoming));
+    d.keep = torch::nonzero(kept).reshape({-1});
+    const auto dropped = torch::nonzero(kept.logical_not()).reshape({-1});
+    const int64_t q = std::min<int64_t>(ceil_share(options_.min_query, d.incoming), dropped.numel());
+    // Seeded by the batch count: the same draw after a resume, and no shared generator disturbed.
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(0x51f7e55eedULL + static_cast<uint64_t>(batches_));
+    const auto pick = torch::randperm(dropped.numel(), generator, torch::kInt64).narrow(0, 0, q);
+    d.query = std::get<0>(dropped.index_select(0, pick).sort());
   } else {
+    const auto predicted_high = p_high >= 0.5;
     d.keep = torch::nonzero(predicted_high).reshape({-1});
     auto predicted_low = predicted_high.logical_not();
     d.query = torch::nonzero(predicted_low & (entropy > options_.entropy_threshold)).reshape({-1});
     const auto low = torch::nonzero(predicted_low).reshape({-1});
-    const int64_t floor = std::min<int64_t>(
-        static_cast<int64_t>(std::ceil(options_.min_query * static_cast<double>(d.incoming) - 1e-9)), low.numel());
+    const int64_t floor = std::min<int64_t>(ceil_share(options_.min_query, d.incoming), low.numel());
     if (d.query.numel() < floor) {
       const auto most_uncertain = std::get<1>(p_high.index_select(0, low).topk(floor));
       d.query = std::get<0>(low.index_select(0, most_uncertain).sort());
@@ -98,14 +127,29 @@ Feedback FilterController::observe(const Decision& decision, const torch::Tensor
   f.weights = (f.labels.numel() > 0 ? w / w.sum() : w).to(torch::kFloat32);
 
   // Hits drive T_l (see FilterOptions::control): kept and labelled High ("paper", and any warm-up
-  // batch), or kept ("kept").
-  const bool paper_hits = options_.control == "paper" || warming_up();
-  const int64_t hits = paper_hits ? keep_high.sum().item<int64_t>() : n_keep;
+  // batch), kept ("kept"), or the batch's estimated High count ("budget": the kept High plus the
+  // dropped scaled by the High share of their uniform sample; without a sample, the kept High).
+  const int64_t keep_hits = keep_high.sum().item<int64_t>();
+  int64_t hits = keep_hits;
+  if (!warming_up() && options_.control == "kept") hits = n_keep;
+  if (!warming_up() && budget_rule() && n_query > 0) {
+    const double dropped = static_cast<double>(decision.incoming - n_keep);
+    const double query_high = static_cast<double>((q_losses >= f.threshold).sum().item<int64_t>());
+    hits = std::min<int64_t>(decision.incoming, keep_hits + std::llround(dropped * query_high / n_query));
+  }
   const int64_t high = f.labels.sum().item<int64_t>();
   int64_t wrong = 0;
   if (f.labelled.numel() > 0) {
-    // The filter's own prediction (also during warm-up, when everything is kept regardless).
-    auto predicted = (decision.prob_high.to(torch::kCPU).index_select(0, f.labelled) >= 0.5).to(torch::kInt64);
+    // The filter's prediction is the decision; during warm-up, when everything is kept regardless,
+    // what the filter would have decided: its top R_set share under "budget", p_High >= 0.5 otherwise.
+    const auto p_high = decision.prob_high.to(torch::kCPU);
+    torch::Tensor predicted_high;
+    if (!warming_up())
+      predicted_high = torch::zeros({decision.incoming}, torch::kBool)
+                           .index_fill_(0, decision.keep.to(torch::kCPU, torch::kInt64).reshape({-1}), true);
+    else
+      predicted_high = budget_rule() ? top_mask(p_high, budget(decision.incoming)) : p_high >= 0.5;
+    auto predicted = predicted_high.index_select(0, f.labelled).to(torch::kInt64);
     wrong = (predicted != f.labels).sum().item<int64_t>();
   }
 

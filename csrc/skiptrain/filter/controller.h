@@ -19,8 +19,10 @@ namespace skiptrain::filter {
 // What to do with each instance of one incoming batch of m. All tensors are on the CPU.
 struct Decision {
   // int64 [k]: batch indices predicted High (all of them during warm-up): main forward + backward.
+  // Under --eif-control budget, the ceil(R_set * m) highest filter margins.
   torch::Tensor keep;
-  // int64 [q]: predicted-Low indices whose binary entropy > entropy_T: main loss-only forward (no grad).
+  // int64 [q]: dropped indices that get a main loss-only forward (no grad): the uncertain predicted-Low
+  // (entropy > entropy_T, topped up to the min_query floor), or under budget a uniform sample. Sorted.
   torch::Tensor query;
   // float32 [m]: the filter's softmax probability of High.
   torch::Tensor prob_high;
@@ -98,6 +100,11 @@ class FilterController {
   void load_state(const TensorState& state, const std::string& what);
 
  private:
+  // True for --eif-control budget: keep the top budget(m) of each batch by the filter's margin.
+  bool budget_rule() const;
+  // ceil(R_set * m), at most m: the instances kept per batch of m under the budget rule.
+  int64_t budget(int64_t incoming) const;
+
   // Per-batch counts kept for windowed metrics: incoming, kept, labelled, wrong.
   struct BatchCounts {
     int64_t incoming = 0, kept = 0, labelled = 0, wrong = 0;

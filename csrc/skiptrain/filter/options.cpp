@@ -33,8 +33,8 @@ void FilterOptions::validate() const {
   }
   if (!(entropy_threshold >= 0 && entropy_threshold <= std::log(2.0)))
     reject("--eif-entropy", "in [0, ln 2 = 0.6931] nats", entropy_threshold);
-  if (control != "kept" && control != "paper")
-    throw InputError("--eif-control must be kept or paper, got '" + control + "'");
+  if (control != "budget" && control != "kept" && control != "paper")
+    throw InputError("--eif-control must be budget, kept or paper, got '" + control + "'");
   if (!(min_query >= 0 && min_query <= 1)) reject("--eif-min-query", "in [0, 1]", min_query);
   if (!(a1 > 1 && std::isfinite(a1))) reject("--eif-a1", "> 1", a1);
   if (!(a2 > 0 && a2 < 1)) reject("--eif-a2", "in (0, 1)", a2);

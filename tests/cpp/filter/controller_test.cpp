@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -169,6 +170,7 @@ TEST(FilterController, RejectsMismatchedLosses) {
 TEST(FilterController, WarmupKeepsEverythingThenTheFilterDecides) {
   FilterOptions o;
   o.warmup_batches = 2;
+  o.control = "kept";  // the p_High >= 0.5 rule after warm-up; the budget rule has its own test
   FilterController c(o);
   auto logits = logits_for({-9, 4, -0.3});
   for (int b = 0; b < 2; ++b) {
@@ -315,11 +317,100 @@ TEST(FilterController, StateRoundTripGivesIdenticalContinuation) {
 
 }  // namespace
 
+namespace {
+
+FilterOptions budget_options(double ratio = 0.25) {
+  FilterOptions o;
+  o.ratio = ratio;
+  o.warmup_batches = 0;
+  o.control = "budget";
+  o.min_query = 0.0625;  // ceil(0.0625 * 64) = 4
+  return o;
+}
+
+}  // namespace
+
+// The budget rule keeps the top ceil(R_set * m) by margin, also where p_High saturates (at +-40 the
+// float64 probabilities tie at 1 and 0), and queries a sorted uniform sample of the dropped.
+TEST(FilterControllerBudget, KeepsTheTopMarginsAndSamplesTheDropped) {
+  FilterController c(budget_options());
+  std::vector<double> z(64);
+  for (int i = 0; i < 64; ++i) z[i] = 40.0 + 0.5 * ((i * 37) % 64);  // all confidently High, distinct
+  Decision d = c.decide(logits_for(z));
+  std::vector<int64_t> expected;
+  for (int i = 0; i < 64; ++i)
+    if ((i * 37) % 64 >= 48) expected.push_back(i);
+  EXPECT_EQ(to_vector(d.keep), expected);
+  auto query = to_vector(d.query);
+  ASSERT_EQ(query.size(), 4u);
+  EXPECT_TRUE(std::is_sorted(query.begin(), query.end()));
+  EXPECT_TRUE(std::adjacent_find(query.begin(), query.end()) == query.end());
+  for (int64_t q : query) EXPECT_LT((q * 37) % 64, 48) << q;
+  // The same rule holds for a filter confidently Low on everything: its ranking still decides.
+  for (auto& v : z) v = -80.0 + v - 40.0;
+  EXPECT_EQ(to_vector(c.decide(logits_for(z)).keep), expected);
+  // One instance, and a batch smaller than 1/R_set: ceil keeps at least one.
+  EXPECT_EQ(c.decide(logits_for({-3.0})).keep.numel(), 1);
+  EXPECT_EQ(to_vector(c.decide(logits_for({-3.0, 2.0, 1.0})).keep), (std::vector<int64_t>{1}));
+}
+
+// Whatever the filter's outputs, the kept share is R_set; the samples differ from batch to batch.
+TEST(FilterControllerBudget, KeptShareIsRatioWhateverTheFilterSays) {
+  FilterController c(budget_options());
+  auto g = torch::make_generator<torch::CPUGeneratorImpl>(5);
+  std::vector<std::vector<int64_t>> queries;
+  for (int b = 0; b < 40; ++b) {
+    // The filter's bias swings between all-High and all-Low, as the bang-bang loop did.
+    auto logits = torch::randn({64, 2}, g);
+    logits.select(1, 1).add_(b % 2 ? 20.0 : -20.0);
+    Decision d = c.decide(logits);
+    ASSERT_EQ(d.keep.numel(), 16);
+    ASSERT_EQ(d.query.numel(), 4);
+    auto losses = torch::rand({64}, g, torch::kFloat64);
+    c.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
+    queries.push_back(to_vector(d.query));
+  }
+  EXPECT_DOUBLE_EQ(c.metrics().kept_fraction_total, 0.25);
+  EXPECT_DOUBLE_EQ(c.metrics().queried_fraction_total, 0.0625);
+  EXPECT_NE(queries[10], queries[11]);
+}
+
+// T_l settles on the stream's (1 - R_set) loss quantile from kept and sampled losses, with a filter
+// that ranks perfectly (the kept are all above the quantile: their losses alone would push T_l up
+// without bound) and with one that ranks at random.
+TEST(FilterControllerBudget, ThresholdTracksTheStreamQuantile) {
+  for (const bool perfect : {true, false}) {
+    FilterController c(budget_options());
+    std::mt19937_64 rng(99);
+    std::exponential_distribution<double> exp1(1.0);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    double log_sum = 0;
+    int count = 0;
+    for (int b = 0; b < 3000; ++b) {
+      std::vector<double> losses(64), z(64);
+      for (int i = 0; i < 64; ++i) {
+        losses[i] = exp1(rng);
+        z[i] = perfect ? losses[i] : noise(rng);
+      }
+      Decision d = c.decide(logits_for(z));
+      auto all = torch::tensor(losses, torch::kFloat64);
+      c.observe(d, all.index_select(0, d.keep), all.index_select(0, d.query));
+      if (b >= 2000) {
+        log_sum += std::log(c.threshold());
+        ++count;
+      }
+    }
+    // The 0.75 quantile of Exp(1) is ln 4 = 1.386.
+    EXPECT_NEAR(log_sum / count, std::log(std::log(4.0)), 0.15) << "perfect filter: " << perfect;
+  }
+}
+
 // A filter confidently Low on everything still gets labels: the min_query floor queries the
 // predicted-Low instances with the highest p_High, and no others.
 TEST(FilterControllerMinQuery, FloorQueriesTheHighestProbabilityLowInstances) {
   skiptrain::filter::FilterOptions o;
   o.warmup_batches = 0;
+  o.control = "kept";
   o.min_query = 0.25;  // ceil(0.25 * 8) = 2
   skiptrain::filter::FilterController controller(o);
   // p_High well below the entropy threshold's range for all; instances 3 and 6 are the least confident.
@@ -337,6 +428,7 @@ TEST(FilterControllerMinQuery, FloorQueriesTheHighestProbabilityLowInstances) {
 TEST(FilterControllerMinQuery, ZeroFloorKeepsThePapersRule) {
   skiptrain::filter::FilterOptions o;
   o.warmup_batches = 0;
+  o.control = "kept";
   o.min_query = 0.0;
   skiptrain::filter::FilterController controller(o);
   auto logits = torch::zeros({8, 2});

@@ -65,6 +65,18 @@ torch::Tensor flat_parameters(const EarlyInstanceFilter& eif) {
   return torch::cat(flat);
 }
 
+// Balanced accuracy of the filter's p_High >= 0.5 call against loss >= threshold on a fresh
+// 512-instance batch: 0.5 for a filter that predicts one class only or at random.
+double probe_balanced_accuracy(EarlyInstanceFilter& eif, double threshold) {
+  auto probe = synthetic_batch(99999, 512);
+  Decision d = eif.decide(probe.images);
+  auto truth = probe.losses >= threshold;
+  auto predicted = d.prob_high >= 0.5;
+  const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
+  const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
+  return (tpr + tnr) / 2;
+}
+
 TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
   FilterOptions o;
   o.ratio = 0.25;
@@ -86,21 +98,15 @@ TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
   // T_l sits near the 75% quantile of exp(2b), b ~ U(-1, 1): exp(1) = 2.7.
   EXPECT_GT(after.threshold, 1.5);
   EXPECT_LT(after.threshold, 4.5);
-  // On a fresh probe batch the filter separates High from Low (loss >= T_l): balanced accuracy, 0.5
-  // for a filter that predicts one class only or at random.
-  auto probe = synthetic_batch(99999, 512);
-  Decision d = eif.decide(probe.images);
-  auto truth = probe.losses >= after.threshold;
-  auto predicted = d.prob_high >= 0.5;
-  const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
-  const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
-  EXPECT_GT((tpr + tnr) / 2, 0.85);
+  // On a fresh probe batch the filter separates High from Low (loss >= T_l).
+  EXPECT_GT(probe_balanced_accuracy(eif, after.threshold), 0.85);
 }
 
-// The default control ("kept") steers the kept share itself to R_set, with a filter that still separates.
+// The "kept" control steers the kept share itself to R_set, with a filter that still separates.
 TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
   FilterOptions o;
   o.ratio = 0.25;
+  o.control = "kept";
   EarlyInstanceFilter eif(tiny_filter(1), o);
   for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
   const auto before = eif.metrics();
@@ -108,13 +114,37 @@ TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
   const auto after = eif.metrics();
   const double kept = static_cast<double>(after.kept - before.kept) / (after.incoming - before.incoming);
   EXPECT_NEAR(kept, 0.25, 0.05);
+  EXPECT_GT(probe_balanced_accuracy(eif, after.threshold), 0.8);
+}
+
+// The default control ("budget") keeps exactly ceil(R_set * m) per batch, learns to rank from labels
+// of the kept instances and a uniform sample of the dropped ones, and T_l finds the stream's quantile.
+TEST(EarlyInstanceFilter, BudgetControlKeepsRatioAndLearnsToRank) {
+  FilterOptions o;
+  o.ratio = 0.25;
+  ASSERT_EQ(o.control, "budget");
+  EarlyInstanceFilter eif(tiny_filter(1), o);
+  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
+  const auto before = eif.metrics();
+  for (int64_t b = 300; b < 600; ++b) {
+    Decision d;
+    step(eif, synthetic_batch(b), &d);
+    ASSERT_EQ(d.keep.numel(), 8);   // ceil(0.25 * 32)
+    ASSERT_EQ(d.query.numel(), 2);  // ceil(0.05 * 32)
+  }
+  const auto after = eif.metrics();
+  EXPECT_DOUBLE_EQ(after.kept_fraction_window, 0.25);
+  EXPECT_NEAR(static_cast<double>(after.queried - before.queried) / (after.incoming - before.incoming), 0.0625, 1e-9);
+  // T_l near the 75% quantile of exp(2b), b ~ U(-1, 1): exp(1) = 2.7 (the kept instances alone, all
+  // above it, would push it far higher).
+  EXPECT_GT(after.threshold, 1.8);
+  EXPECT_LT(after.threshold, 4.0);
+  // On a fresh probe batch the kept quarter is mostly the true top quarter (a random pick: 0.25).
   auto probe = synthetic_batch(99999, 512);
   Decision d = eif.decide(probe.images);
-  auto truth = probe.losses >= after.threshold;
-  auto predicted = d.prob_high >= 0.5;
-  const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
-  const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
-  EXPECT_GT((tpr + tnr) / 2, 0.8);
+  ASSERT_EQ(d.keep.numel(), 128);
+  const double top_quarter = std::get<0>(probe.losses.kthvalue(385)).item<double>();
+  EXPECT_GT((probe.losses.index_select(0, d.keep) >= top_quarter).to(torch::kDouble).mean().item<double>(), 0.8);
 }
 
 TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {

@@ -30,6 +30,11 @@ TEST(FilterOptions, DefaultsAreValid) {
   EXPECT_EQ(rejection(o), "");
   EXPECT_DOUBLE_EQ(o.ratio, 0.25);
   EXPECT_DOUBLE_EQ(o.lr, 0.1);
+  EXPECT_EQ(o.control, "budget");
+  for (const char* control : {"budget", "kept", "paper"}) {
+    o.control = control;
+    EXPECT_EQ(rejection(o), "") << control;
+  }
   EXPECT_GT(o.a1, 1.0);
   EXPECT_LT(o.a2, 1.0);
 }
@@ -63,6 +68,8 @@ TEST(FilterOptions, EachBadValueNamesItsFlag) {
       {"--eif-threshold-min", [](FilterOptions& o) { o.threshold_min = 2; }},
       {"--eif-threshold-max", [](FilterOptions& o) { o.threshold_max = 0.5; }},
       {"--eif-warmup", [](FilterOptions& o) { o.warmup_batches = -1; }},
+      {"--eif-control", [](FilterOptions& o) { o.control = "ranked"; }},
+      {"--eif-min-query", [](FilterOptions& o) { o.min_query = 1.5; }},
   };
   for (const auto& row : table) {
     FilterOptions o;
