@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <utility>
+
 #include <memory>
 #include <vector>
 
@@ -16,6 +18,7 @@ namespace {
 using skiptrain::filter::Decision;
 using skiptrain::filter::EarlyInstanceFilter;
 using skiptrain::filter::Feedback;
+using skiptrain::filter::FilterMetrics;
 using skiptrain::filter::FilterOptions;
 
 // conv 3x3 (1->4) + BatchNorm + ReLU + global mean + linear (4->2): images [N, 1, 6, 6] -> [N, 2].
@@ -65,6 +68,14 @@ torch::Tensor flat_parameters(const EarlyInstanceFilter& eif) {
   return torch::cat(flat);
 }
 
+// Runs 600 synthetic batches; returns the filter's metrics after batch 300 and after batch 600.
+std::pair<FilterMetrics, FilterMetrics> run_600_batches(EarlyInstanceFilter& eif) {
+  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
+  const auto before = eif.metrics();
+  for (int64_t b = 300; b < 600; ++b) step(eif, synthetic_batch(b));
+  return {before, eif.metrics()};
+}
+
 // Balanced accuracy of the filter's p_High >= 0.5 call against loss >= threshold on a fresh
 // 512-instance batch: 0.5 for a filter that predicts one class only or at random.
 double probe_balanced_accuracy(EarlyInstanceFilter& eif, double threshold) {
@@ -82,10 +93,7 @@ TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
   o.ratio = 0.25;
   o.control = "paper";
   EarlyInstanceFilter eif(tiny_filter(1), o);
-  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
-  const auto before = eif.metrics();
-  for (int64_t b = 300; b < 600; ++b) step(eif, synthetic_batch(b));
-  const auto after = eif.metrics();
+  const auto [before, after] = run_600_batches(eif);
   EXPECT_FALSE(after.warming_up);
   // Over the last 300 batches: a wrong-prediction rate among the labelled instances (kept and queried,
   // all near the moving boundary) well below a coin's 0.5, and a kept share near R_set (kept = R_TH +
@@ -108,10 +116,7 @@ TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
   o.ratio = 0.25;
   o.control = "kept";
   EarlyInstanceFilter eif(tiny_filter(1), o);
-  for (int64_t b = 0; b < 300; ++b) step(eif, synthetic_batch(b));
-  const auto before = eif.metrics();
-  for (int64_t b = 300; b < 600; ++b) step(eif, synthetic_batch(b));
-  const auto after = eif.metrics();
+  const auto [before, after] = run_600_batches(eif);
   const double kept = static_cast<double>(after.kept - before.kept) / (after.incoming - before.incoming);
   EXPECT_NEAR(kept, 0.25, 0.05);
   EXPECT_GT(probe_balanced_accuracy(eif, after.threshold), 0.8);
