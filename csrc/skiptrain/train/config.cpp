@@ -45,12 +45,12 @@ void TrainConfig::validate() const {
   require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
   require(eval_every >= -1, "--eval-every: must be >= -1, got " + std::to_string(eval_every));
   require(!resume || !checkpoint_path.empty(), "--resume: needs --checkpoint FILE");
-  if (method.find("emp") != std::string::npos) {
+  if (uses_emp(method)) {
     require(emp.keep > 0 && emp.keep <= 1, "--emp-keep: must be in (0, 1], got " + std::to_string(emp.keep));
     require(emp.gamma1 >= 0 && emp.gamma2 >= 0 && emp.gamma1 + emp.gamma2 > 0,
             "--emp-gamma1/--emp-gamma2: must be >= 0 and not both 0");
   }
-  if (method.rfind("eif", 0) == 0) {
+  if (uses_eif(method)) {
     eif.validate();
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));

@@ -11,13 +11,17 @@ const std::vector<std::string>& method_names() {
   return names;
 }
 
+bool uses_emp(const std::string& method) { return method == "emp" || method == "eif+emp"; }
+
+bool uses_eif(const std::string& method) { return method == "eif" || method == "eif+emp"; }
+
 std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec) {
-  if (config.method.rfind("eif", 0) == 0) return std::make_unique<EifSelector>(config, spec);
+  if (uses_eif(config.method)) return std::make_unique<EifSelector>(config, spec);
   return std::make_unique<TrainAll>();
 }
 
 void configure_layers(const TrainConfig& config, nn::NetworkImpl& model) {
-  if (config.method.find("emp") != std::string::npos) nn::set_emp(model, config.emp, config.emp_skip_first);
+  if (uses_emp(config.method)) nn::set_emp(model, config.emp, config.emp_skip_first);
 }
 
 }  // namespace skiptrain::train

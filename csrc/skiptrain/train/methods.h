@@ -15,6 +15,10 @@ namespace skiptrain::train {
 // The names --method accepts.
 const std::vector<std::string>& method_names();
 
+// Whether `method` prunes error maps (emp, eif+emp) / filters instances (eif, eif+emp).
+bool uses_emp(const std::string& method);
+bool uses_eif(const std::string& method);
+
 // The data-level part of `config.method` for `model` trained on data shaped like `spec`.
 std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec);
 

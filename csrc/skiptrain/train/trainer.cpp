@@ -202,15 +202,20 @@ class Run {
     r["train_loss"] = std::isnan(train_loss) ? nlohmann::json() : nlohmann::json(train_loss);
     r["test_acc"] = e.accuracy;
     r["test_loss"] = e.loss;
-    r["instances_seen"] = counters_.instances_seen;
-    r["instances_trained"] = counters_.instances_trained;
-    r["dense_macs"] = ledger_.dense_macs();
-    r["spent_macs"] = ledger_.spent_macs();
-    r["saving"] = ledger_.saving();
+    add_cost_figures(r);
     r["train_s"] = train_s_;
     if (pruning_.any) r["emp_kept_channels"] = pruning_.kept_channels;
     selector_->add_metrics(r);
     return r;
+  }
+
+  // What the run has seen, trained and spent so far: shared by evaluation records and the summary.
+  void add_cost_figures(nlohmann::json& j) const {
+    j["instances_seen"] = counters_.instances_seen;
+    j["instances_trained"] = counters_.instances_trained;
+    j["dense_macs"] = ledger_.dense_macs();
+    j["spent_macs"] = ledger_.spent_macs();
+    j["saving"] = ledger_.saving();
   }
 
   static std::string describe(const nlohmann::json& r) {
@@ -288,12 +293,8 @@ class Run {
     s["test_acc"] = last_acc_;
     s["best_test_acc"] = best_acc_;
     s["test_loss"] = last_loss_;
-    s["instances_seen"] = counters_.instances_seen;
-    s["instances_trained"] = counters_.instances_trained;
+    add_cost_figures(s);
     s["instances_loss_only"] = counters_.loss_only;
-    s["dense_macs"] = ledger_.dense_macs();
-    s["spent_macs"] = ledger_.spent_macs();
-    s["saving"] = ledger_.saving();
     s["spent_bitops"] = ledger_.spent_bitops();
     s["saving_bitops"] = ledger_.saving_bitops();
     nlohmann::json phases = nlohmann::json::object();
