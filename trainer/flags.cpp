@@ -35,6 +35,11 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--emp-skip-first", c.emp_skip_first, "leave the first conv dense (true/false)")
       ->capture_default_str();
+  cmd.add_option("--quant-bits", c.quant.bits, "width of quantized activations and weights (2..16; 32: float)")
+      ->capture_default_str();
+  cmd.add_option("--quant-grad-bits", c.quant.grad_bits,
+                 "width of quantized error maps, stochastic rounding (2..16; 0: float)")
+      ->capture_default_str();
   auto& f = c.eif;
   cmd.add_option("--eif-ratio", f.ratio, "R_set: fraction of the stream that should train the main model")
       ->capture_default_str();

@@ -10,7 +10,7 @@ from skiptrain._library import load_library
 
 load_library()
 
-from skiptrain import ops, nn, emp  # noqa: E402,F401
+from skiptrain import ops, nn, emp, quant  # noqa: E402,F401
 
 from skiptrain.filter import EarlyInstanceFilter  # noqa: E402,F401
 

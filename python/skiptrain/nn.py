@@ -1,4 +1,5 @@
-"""``EMPConv2d``: a drop-in ``torch.nn.Conv2d`` whose backward is Error Map Pruning."""
+"""Drop-in layers backed by skiptrain's ops: ``EMPConv2d`` (a ``torch.nn.Conv2d`` whose backward
+is Error Map Pruning), and its quantized-training forms ``QuantConv2d`` and ``QuantLinear``."""
 import torch
 
 from skiptrain import ops
@@ -63,13 +64,16 @@ class EMPConv2d(torch.nn.Conv2d):
         return new
 
     def forward(self, input):
+        return self._emp_conv(input, self.weight)
+
+    def _emp_conv(self, input, weight):
         if self.keep < 1.0 and self.training and torch.is_grad_enabled():
             if isinstance(self.padding, str):
                 raise ValueError("EMPConv2d: string padding is not supported while pruning")
             return torch.ops.skiptrain.emp_conv2d(
-                input, self.weight, self.bias, list(self.stride), list(self.padding), list(self.dilation),
+                input, weight, self.bias, list(self.stride), list(self.padding), list(self.dilation),
                 self.groups, self.keep, self.gamma1, self.gamma2)
-        return self._conv_forward(input, self.weight, self.bias)
+        return self._conv_forward(input, weight, self.bias)
 
     def extra_repr(self):
         return super().extra_repr() + f", keep={self.keep}, gamma1={self.gamma1}, gamma2={self.gamma2}"
@@ -80,3 +84,82 @@ def _check_settings(keep, gamma1, gamma2):
         raise ValueError(f"EMPConv2d: keep must be in (0, 1], got keep={keep}")
     if float(gamma1) < 0 or float(gamma2) < 0:
         raise ValueError(f"EMPConv2d: gamma1 and gamma2 must be >= 0, got gamma1={gamma1}, gamma2={gamma2}")
+
+
+class QuantConv2d(EMPConv2d):
+    """An ``EMPConv2d`` trained quantized (Banner et al. 2018): input and weight are rounded to
+    ``bits`` (range-based, per tensor) in the forward pass with straight-through gradients, and with
+    ``grad_bits > 0`` the error map flowing back into the layer is rounded stochastically to
+    ``grad_bits``. ``bits == 32`` and ``grad_bits == 0`` are the float layer. Made by
+    ``skiptrain.quant.convert``; combines with Error Map Pruning (``keep < 1``).
+
+    Args:
+        *args, **kwargs: as for ``EMPConv2d``.
+        bits: operand width, 2..16, or 32 for float.
+        grad_bits: error-map width, 2..16, or 0 for float.
+
+    Example:
+        >>> conv = QuantConv2d(16, 32, 3, padding=1, bits=8, keep=0.5)
+    """
+
+    def __init__(self, *args, bits=8, grad_bits=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bits, self.grad_bits = _check_widths(bits, grad_bits)
+
+    def forward(self, input):
+        output = self._emp_conv(_quantize_operand(input, self.bits), _quantize_operand(self.weight, self.bits))
+        return _quantize_error(output, self.grad_bits)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", bits={self.bits}, grad_bits={self.grad_bits}"
+
+
+class QuantLinear(torch.nn.Linear):
+    """``torch.nn.Linear`` (same parameters and ``state_dict`` keys) trained quantized, as
+    ``QuantConv2d``.
+
+    Example:
+        >>> fc = QuantLinear.from_linear(torch.nn.Linear(84, 10), bits=8)
+    """
+
+    def __init__(self, *args, bits=8, grad_bits=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bits, self.grad_bits = _check_widths(bits, grad_bits)
+
+    @classmethod
+    def from_linear(cls, linear, bits=8, grad_bits=0):
+        """A QuantLinear sharing ``linear``'s parameters (the same Parameter objects)."""
+        new = cls.__new__(cls)
+        torch.nn.Module.__init__(new)
+        new.__dict__.update({k: v for k, v in linear.__dict__.items()
+                             if k not in ("_parameters", "_buffers", "_modules")})
+        new._parameters, new._buffers, new._modules = linear._parameters, linear._buffers, linear._modules
+        new.bits, new.grad_bits = _check_widths(bits, grad_bits)
+        return new
+
+    def forward(self, input):
+        output = torch.nn.functional.linear(_quantize_operand(input, self.bits),
+                                            _quantize_operand(self.weight, self.bits), self.bias)
+        return _quantize_error(output, self.grad_bits)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", bits={self.bits}, grad_bits={self.grad_bits}"
+
+
+def _check_widths(bits, grad_bits):
+    bits, grad_bits = int(bits), int(grad_bits)
+    if bits != 32 and not 2 <= bits <= 16:
+        raise ValueError(f"bits must be between 2 and 16, or 32 for float; got bits={bits}")
+    if grad_bits != 0 and not 2 <= grad_bits <= 16:
+        raise ValueError(f"grad_bits must be between 2 and 16, or 0 for float error maps; got grad_bits={grad_bits}")
+    return bits, grad_bits
+
+
+def _quantize_operand(x, bits):
+    return x if bits == 32 else torch.ops.skiptrain.quantize(x, bits, False)
+
+
+def _quantize_error(output, grad_bits):
+    if grad_bits == 0 or not (output.requires_grad and torch.is_grad_enabled()):
+        return output
+    return torch.ops.skiptrain.quantize_grad(output, grad_bits)

@@ -1,4 +1,6 @@
-"""Functional Error Map Pruning ops: thin wrappers over ``torch.ops.skiptrain``.
+"""Functional ops, thin wrappers over ``torch.ops.skiptrain``: Error Map Pruning
+(``emp_conv2d``, ``select_channels``) and the quantizers of quantized training
+(``quantize``, ``quantize_grad``).
 
 ``emp_conv2d`` is an ordinary convolution in the forward pass; its backward (C++,
 ``skiptrain::_emp_conv2d_backward``) computes gradients only for the ``ceil(keep*C_out)``
@@ -88,3 +90,33 @@ def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
         tensor([...])
     """
     return torch.ops.skiptrain.select_channels(grad_output, weight, float(keep), float(gamma1), float(gamma2))
+
+
+def quantize(x, bits, stochastic=False):
+    """Range-based linear quantization (Banner et al. 2018): ``x`` rounded onto the ``2**bits``
+    evenly spaced levels spanning ``[x.min(), x.max()]``, returned as float. Gradient: straight through.
+
+    Args:
+        x: floating-point tensor.
+        bits: width, 2..16.
+        stochastic: round up with probability equal to the fractional part (unbiased) instead of to
+            the nearest level; the noise comes from torch's default generator.
+
+    Returns:
+        Tensor like ``x``.
+
+    Example:
+        >>> quantize(torch.tensor([0.0, 0.2, 1.0]), 2)
+        tensor([0.0000, 0.3333, 1.0000])
+    """
+    return torch.ops.skiptrain.quantize(x, int(bits), bool(stochastic))
+
+
+def quantize_grad(x, bits):
+    """Identity in the forward pass; in backward the gradient is quantized to ``bits`` with
+    stochastic rounding (the error-map quantizer of quantized training).
+
+    Example:
+        >>> y = quantize_grad(conv(x), 8)
+    """
+    return torch.ops.skiptrain.quantize_grad(x, int(bits))

@@ -8,7 +8,9 @@ namespace {
 constexpr Phase kAllPhases[] = {Phase::MainForward,   Phase::MainBackward,   Phase::LossOnlyForward,
                                 Phase::FilterForward, Phase::FilterBackward, Phase::Selection};
 
-double bit_scale(const LayerCost& layer) { return layer.activation_bits * layer.weight_bits / 1024.0; }
+// A MAC at operand widths b1 x b2 counts b1*b2/1024 of a 32x32-bit MAC.
+double bit_scale(int b1, int b2) { return b1 * b2 / 1024.0; }
+double forward_scale(const LayerCost& l) { return bit_scale(l.activation_bits, l.weight_bits); }
 }  // namespace
 
 const char* phase_name(Phase phase) {
@@ -34,7 +36,7 @@ void Ledger::add_dense(const CostTable& table, int64_t instances) {
 
 void Ledger::add_forward(Phase phase, const CostTable& table, int64_t instances) {
   if (instances <= 0) return;
-  for (const auto& layer : table.layers) spend(phase, layer.forward_macs * instances, bit_scale(layer));
+  for (const auto& layer : table.layers) spend(phase, layer.forward_macs * instances, forward_scale(layer));
 }
 
 void Ledger::add_backward(Phase phase, const CostTable& table, int64_t instances,
@@ -46,7 +48,11 @@ void Ledger::add_backward(Phase phase, const CostTable& table, int64_t instances
   for (size_t i = 0; i < table.layers.size(); ++i) {
     const auto& layer = table.layers[i];
     const double kept = kept_fraction ? (*kept_fraction)[i] : 1.0;
-    spend(phase, (layer.backward_input_macs + layer.backward_weight_macs) * kept * instances, bit_scale(layer));
+    const double macs_input = layer.backward_input_macs * kept * instances;
+    const double macs_weight = layer.backward_weight_macs * kept * instances;
+    spent_[phase] += macs_input + macs_weight;
+    spent_bitops_[phase] += macs_input * bit_scale(layer.error_bits, layer.weight_bits) +
+                            macs_weight * bit_scale(layer.error_bits, layer.activation_bits);
   }
 }
 

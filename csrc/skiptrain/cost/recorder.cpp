@@ -11,7 +11,8 @@ ShapeRecorder::ShapeRecorder() : previous_(active_recorder) { active_recorder = 
 ShapeRecorder::~ShapeRecorder() { active_recorder = previous_; }
 
 void ShapeRecorder::record(const torch::nn::Module* module, const char* kind, const torch::Tensor& input,
-                           const torch::Tensor& weight, const torch::Tensor& output, int64_t groups) {
+                           const torch::Tensor& weight, const torch::Tensor& output, int64_t groups, int64_t operand_bits,
+                           int64_t error_bits) {
   if (active_recorder == nullptr) return;
   LayerRecord r;
   r.module = module;
@@ -22,6 +23,8 @@ void ShapeRecorder::record(const torch::nn::Module* module, const char* kind, co
   r.groups = groups;
   r.input_requires_grad = input.requires_grad();
   r.weight_requires_grad = weight.requires_grad();
+  r.operand_bits = operand_bits;
+  r.error_bits = error_bits;
   active_recorder->records_.push_back(std::move(r));
 }
 

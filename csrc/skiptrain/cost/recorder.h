@@ -21,6 +21,8 @@ struct LayerRecord {
   int64_t groups = 1;
   bool input_requires_grad = false;    // false for the first layer: no backward-to-input
   bool weight_requires_grad = true;
+  int64_t operand_bits = 32;           // width of input and weight in the forward pass
+  int64_t error_bits = 32;             // width of the error map in the backward pass
 };
 
 // Collects LayerRecords from the layers that run on this thread while it lives.
@@ -35,7 +37,8 @@ class ShapeRecorder {
 
   // Called by layers; a no-op (one thread-local load) when no recorder is active.
   static void record(const torch::nn::Module* module, const char* kind, const torch::Tensor& input,
-                     const torch::Tensor& weight, const torch::Tensor& output, int64_t groups);
+                     const torch::Tensor& weight, const torch::Tensor& output, int64_t groups,
+                     int64_t operand_bits = 32, int64_t error_bits = 32);
 
  private:
   std::vector<LayerRecord> records_;

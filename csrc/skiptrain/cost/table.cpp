@@ -58,6 +58,8 @@ CostTable table_from_records(const torch::nn::Module& root, const std::vector<La
     // A dense layer's two backward GEMMs each cost what its forward costs.
     c.backward_input_macs = r.input_requires_grad ? c.forward_macs : 0;
     c.backward_weight_macs = r.weight_requires_grad ? c.forward_macs : 0;
+    c.activation_bits = c.weight_bits = static_cast<int>(r.operand_bits);
+    c.error_bits = static_cast<int>(r.error_bits);
     table.layers.push_back(std::move(c));
   }
   return table;

@@ -23,8 +23,9 @@ struct LayerCost {
   double forward_macs = 0;
   double backward_input_macs = 0;   // zero when the layer's input needs no gradient
   double backward_weight_macs = 0;
-  int activation_bits = 32;         // operand widths for the bit-op figure
-  int weight_bits = 32;
+  int activation_bits = 32;         // operand widths for the bit-op figure: forward a x w,
+  int weight_bits = 32;             // backward-to-input error x w, backward-to-weights error x a
+  int error_bits = 32;
 };
 
 // MACs per instance of a whole model, layer by layer, in forward order.

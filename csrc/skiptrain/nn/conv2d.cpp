@@ -35,18 +35,21 @@ void Conv2dImpl::reset() {
 }
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
+  const auto x = quantize_operand(input, quant);
+  const auto w = quantize_operand(weight, quant);
   torch::Tensor output;
   if (emp.keep < 1.0 && is_training() && at::GradMode::is_enabled()) {
-    output = skiptrain::emp_conv2d(input, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
+    output = skiptrain::emp_conv2d(x, w, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
                                    {options.stride, options.stride}, {options.padding, options.padding},
                                    {options.dilation, options.dilation}, options.groups, emp.keep, emp.gamma1,
                                    emp.gamma2);
   } else {
-    output = at::conv2d(input, weight, bias, {options.stride, options.stride}, {options.padding, options.padding},
+    output = at::conv2d(x, w, bias, {options.stride, options.stride}, {options.padding, options.padding},
                         {options.dilation, options.dilation}, options.groups);
   }
-  cost::ShapeRecorder::record(this, "conv2d", input, weight, output, options.groups);
-  return output;
+  cost::ShapeRecorder::record(this, "conv2d", input, weight, output, options.groups, quant.operand_width(),
+                              quant.error_width());
+  return quantize_error(output, quant);
 }
 
 double Conv2dImpl::kept_fraction() const {

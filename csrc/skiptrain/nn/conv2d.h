@@ -3,6 +3,7 @@
 // the layer that Error Map Pruning and quantization configure.
 #pragma once
 
+#include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/ops/emp_conv2d.h"
 
 #include <torch/nn/cloneable.h>
@@ -46,7 +47,8 @@ class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
   void reset() override;
   // input [N, C_in, H, W] -> [N, C_out, H_out, W_out]
   // Uses skiptrain::emp_conv2d (pruned backward) when emp.keep < 1, grad mode is on and the module
-  // is training; otherwise the plain at::conv2d.
+  // is training; otherwise the plain at::conv2d. With `quant` set, input and weight are quantized
+  // first and the error map in backward too (see nn/quant_settings.h).
   torch::Tensor forward(const torch::Tensor& input);
 
   // Fraction of output channels whose backward runs: ceil(keep*C_out)/C_out (at least 1 channel), 1 if dense.
@@ -61,6 +63,7 @@ class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
   torch::Tensor weight;  // [C_out, C_in/groups, k, k]
   torch::Tensor bias;    // [C_out] or undefined
   EmpSettings emp;       // dense unless configured (see nn/emp_settings.h)
+  QuantSettings quant;   // float unless configured (see nn/quant_settings.h)
 };
 TORCH_MODULE(Conv2d);
 

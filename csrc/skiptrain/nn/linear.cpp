@@ -29,9 +29,9 @@ void LinearImpl::reset() {
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& input) {
-  auto output = at::linear(input, weight, bias);
-  cost::ShapeRecorder::record(this, "linear", input, weight, output, 1);
-  return output;
+  auto output = at::linear(quantize_operand(input, quant), quantize_operand(weight, quant), bias);
+  cost::ShapeRecorder::record(this, "linear", input, weight, output, 1, quant.operand_width(), quant.error_width());
+  return quantize_error(output, quant);
 }
 
 }  // namespace skiptrain::nn

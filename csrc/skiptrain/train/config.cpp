@@ -55,6 +55,11 @@ void TrainConfig::validate() const {
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
   }
+  require(quant.bits == nn::kFloatBits || (quant.bits >= 2 && quant.bits <= 16),
+          "--quant-bits: must be between 2 and 16, or 32 for float, got " + std::to_string(quant.bits));
+  require(quant.grad_bits == 0 || (quant.grad_bits >= 2 && quant.grad_bits <= 16),
+          "--quant-grad-bits: must be between 2 and 16, or 0 for float error maps, got " +
+              std::to_string(quant.grad_bits));
   require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
 }
 

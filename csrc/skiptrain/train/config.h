@@ -4,6 +4,7 @@
 
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/conv2d.h"
+#include "skiptrain/nn/quant_settings.h"
 
 #include <cstdint>
 #include <string>
@@ -58,6 +59,9 @@ struct TrainConfig {
   nn::EmpSettings emp{0.5};
   // --emp-skip-first: leave the first conv (whose input is data) dense.
   bool emp_skip_first = true;
+  // --quant-bits / --quant-grad-bits: quantized training of every conv and linear layer, the
+  // filter's included (32 / 0 = float; see nn/quant_settings.h). Composes with every method.
+  nn::QuantSettings quant;
   // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
   std::string progress = "auto";
 

@@ -19,7 +19,9 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"augment", c.augment},
           {"seed", c.seed},
           {"threads", c.threads},
-          {"eval_every", c.eval_every}};
+          {"eval_every", c.eval_every},
+          {"quant_bits", c.quant.bits},
+          {"quant_grad_bits", c.quant.grad_bits}};
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
@@ -40,6 +42,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.seed = j.value("seed", c.seed);
   c.threads = j.value("threads", c.threads);
   c.eval_every = j.value("eval_every", c.eval_every);
+  c.quant.bits = j.value("quant_bits", c.quant.bits);
+  c.quant.grad_bits = j.value("quant_grad_bits", c.quant.grad_bits);
   return c;
 }
 

@@ -2,6 +2,7 @@
 #include "skiptrain/train/eif_selector.h"
 
 #include "skiptrain/errors.h"
+#include "skiptrain/nn/quant_settings.h"
 
 #include <torch/torch.h>
 
@@ -16,6 +17,7 @@ std::string EifSelector::filter_model_name(const TrainConfig& config, const nn::
 EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec) {
   const nn::ModelSpec filter_spec{spec.in_channels, spec.image_size, 2};
   auto network = nn::make_model(filter_model_name(config, spec), filter_spec);
+  nn::set_quant(*network, config.quant);  // the filter trains at the main model's widths
   filter_table_ = cost::count(*network, [&](const torch::Tensor& x) { return network->forward(x); },
                               {1, spec.in_channels, spec.image_size, spec.image_size});
   filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif);

@@ -1,6 +1,7 @@
 // `skiptrain eval`: the test accuracy of a checkpoint's model.
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
+#include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/train/checkpoint.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/resources.h"
@@ -17,6 +18,7 @@ nlohmann::json run_evaluation(const std::string& checkpoint_path, const std::str
   if (saved.is_discarded()) throw InputError(checkpoint_path + ": corrupt run configuration in checkpoint");
   const TrainConfig config = config_from_json(saved);
   auto model = nn::make_model(c.model, c.spec);
+  nn::set_quant(*model, config.quant);  // a quantized run is evaluated as it was trained
   load_module_state(*model, sub_state(c.tensors, "model"), checkpoint_path);
   const std::string dir = data::resolve_data_dir(c.dataset, data_dir.empty() ? config.data_dir : data_dir);
   const auto data = data::load(c.dataset, dir);

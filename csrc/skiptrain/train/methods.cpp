@@ -2,6 +2,7 @@
 #include "skiptrain/train/methods.h"
 
 #include "skiptrain/nn/emp_settings.h"
+#include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/train/eif_selector.h"
 
 namespace skiptrain::train {
@@ -22,6 +23,7 @@ std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::Mod
 
 void configure_layers(const TrainConfig& config, nn::NetworkImpl& model) {
   if (uses_emp(config.method)) nn::set_emp(model, config.emp, config.emp_skip_first);
+  nn::set_quant(model, config.quant);
 }
 
 }  // namespace skiptrain::train

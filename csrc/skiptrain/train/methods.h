@@ -22,7 +22,7 @@ bool uses_eif(const std::string& method);
 // The data-level part of `config.method` for `model` trained on data shaped like `spec`.
 std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec);
 
-// Applies the layer-level part of `config.method` (e.g. Error Map Pruning) to `model`.
+// Applies the layer-level settings of `config` to `model`: Error Map Pruning (by method), quantization.
 void configure_layers(const TrainConfig& config, nn::NetworkImpl& model);
 
 }  // namespace skiptrain::train

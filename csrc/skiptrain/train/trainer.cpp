@@ -297,6 +297,8 @@ class Run {
     s["instances_loss_only"] = counters_.loss_only;
     s["spent_bitops"] = ledger_.spent_bitops();
     s["saving_bitops"] = ledger_.saving_bitops();
+    s["quant_bits"] = config_.quant.bits;
+    s["quant_grad_bits"] = config_.quant.grad_bits;
     nlohmann::json phases = nlohmann::json::object();
     for (const auto& [phase, macs] : ledger_.spent_by_phase()) phases[cost::phase_name(phase)] = macs;
     s["spent_by_phase"] = phases;

@@ -52,6 +52,25 @@ TEST(Ledger, BitOpsScaleByOperandWidths) {
   EXPECT_DOUBLE_EQ(ledger.spent_bitops(), 110 * 64.0 / 1024.0);
 }
 
+// Backward to the input multiplies error x weight, backward to the weights error x activation.
+TEST(Ledger, BackwardBitOpsPriceErrorMapWidth) {
+  skiptrain::cost::Ledger ledger;
+  auto t = two_layers();
+  for (auto& l : t.layers) {
+    l.activation_bits = l.weight_bits = 8;
+    l.error_bits = 32;
+  }
+  t.layers[1].weight_bits = 4;
+  const std::vector<double> kept{1.0, 0.5};
+  ledger.add_dense(t, 2);
+  ledger.add_backward(skiptrain::cost::Phase::MainBackward, t, 2, &kept);
+  // layer a: 2 * 100 weight-grad MACs at 32x8; layer b: 2 * 0.5 * 10 input-grad MACs at 32x4 and
+  // 2 * 0.5 * 10 weight-grad MACs at 32x8.
+  EXPECT_DOUBLE_EQ(ledger.spent_macs(), 200 + 10 + 10);
+  EXPECT_DOUBLE_EQ(ledger.spent_bitops(), (200 * 256 + 10 * 128 + 10 * 256) / 1024.0);
+  EXPECT_DOUBLE_EQ(ledger.saving_bitops(), 1.0 - ledger.spent_bitops() / (2 * 230));
+}
+
 TEST(Ledger, StateRoundTrip) {
   skiptrain::cost::Ledger a, b;
   const auto t = two_layers();
