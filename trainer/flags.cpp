@@ -61,6 +61,8 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-a2", f.a2, "T_l shrink factor when R_TH < R_set")->capture_default_str();
   cmd.add_option("--eif-window", f.window, "batches in the R_TH window (n)")->capture_default_str();
   cmd.add_option("--eif-init-threshold", f.init_threshold, "initial loss threshold T_l")->capture_default_str();
+  cmd.add_option("--eif-train-batch", f.train_batch, "labelled instances gathered per filter step (0: every batch)")
+      ->capture_default_str();
   cmd.add_option("--eif-warmup", f.warmup_batches, "first batches kept whole to start the filter")->capture_default_str();
   cmd.add_option("--progress", c.progress, "auto, bar, log or none")->capture_default_str();
 }

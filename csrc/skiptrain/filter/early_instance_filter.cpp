@@ -49,24 +49,44 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
   // The lr of this step is set by the iteration count before this batch is observed.
   const double lr = options_.lr_at(controller_.batches());
   Feedback feedback = controller_.observe(decision, kept_losses, query_losses);
-  last_trained_ = feedback.labelled.numel();
+  last_trained_ = 0;
   last_loss_ = 0;
-  if (last_trained_ == 0) return feedback;
-  total_trained_ += last_trained_;
+  const int64_t labelled = feedback.labelled.numel();
+  if (labelled > 0) {
+    const auto device = images.device();
+    gathered_images_.push_back(images.detach().index_select(0, feedback.labelled.to(device)));
+    gathered_labels_.push_back(feedback.labels.to(device));
+    gathered_weights_.push_back(feedback.weights.to(device, images.scalar_type()));
+    gathered_count_ += labelled;
+    gathered_batches_ += 1;
+  }
+  if (gathered_count_ > 0 && gathered_count_ >= options_.train_batch) {
+    sgd_.set_lr(lr);
+    train_on_gathered();
+  }
+  return feedback;
+}
 
+void EarlyInstanceFilter::train_on_gathered() {
   torch::AutoGradMode enable_grad(true);
-  const auto device = images.device();
   network_->train();
-  auto x = images.detach().index_select(0, feedback.labelled.to(device));
+  auto x = torch::cat(gathered_images_);
+  auto labels = torch::cat(gathered_labels_);
+  auto weights = torch::cat(gathered_weights_);
   auto logits = network_->forward(x);
-  auto nll = -torch::log_softmax(logits, 1).gather(1, feedback.labels.to(device).unsqueeze(1)).squeeze(1);
-  auto loss = (nll * feedback.weights.to(logits.device(), logits.scalar_type())).sum();
-  sgd_.set_lr(lr);
+  auto nll = -torch::log_softmax(logits, 1).gather(1, labels.unsqueeze(1)).squeeze(1);
+  auto loss = (nll * weights.to(logits.scalar_type())).sum() / static_cast<double>(gathered_batches_);
   sgd_.zero_grad();
   loss.backward();
   sgd_.step();
   last_loss_ = loss.item<double>();
-  return feedback;
+  last_trained_ = gathered_count_;
+  total_trained_ += gathered_count_;
+  gathered_images_.clear();
+  gathered_labels_.clear();
+  gathered_weights_.clear();
+  gathered_count_ = 0;
+  gathered_batches_ = 0;
 }
 
 TensorState EarlyInstanceFilter::state() const {
@@ -76,6 +96,12 @@ TensorState EarlyInstanceFilter::state() const {
   merge_state(s, "controller", controller_.state());
   s["counters"] = torch::tensor(std::vector<int64_t>{last_forward_, last_trained_, total_forward_, total_trained_},
                                 torch::kInt64);
+  s["gathered.batches"] = torch::tensor({gathered_batches_}, torch::kInt64);
+  if (gathered_count_ > 0) {
+    s["gathered.images"] = torch::cat(gathered_images_);
+    s["gathered.labels"] = torch::cat(gathered_labels_);
+    s["gathered.weights"] = torch::cat(gathered_weights_);
+  }
   return s;
 }
 
@@ -90,6 +116,19 @@ void EarlyInstanceFilter::load_state(const TensorState& state, const std::string
   last_trained_ = c[1];
   total_forward_ = c[2];
   total_trained_ = c[3];
+  gathered_batches_ = require_entry(state, "gathered.batches", what).item<int64_t>();
+  gathered_images_.clear();
+  gathered_labels_.clear();
+  gathered_weights_.clear();
+  gathered_count_ = 0;
+  if (gathered_batches_ > 0) {
+    gathered_images_.push_back(require_entry(state, "gathered.images", what));
+    gathered_labels_.push_back(require_entry(state, "gathered.labels", what).to(torch::kInt64));
+    gathered_weights_.push_back(require_entry(state, "gathered.weights", what));
+    gathered_count_ = gathered_images_[0].size(0);
+    if (gathered_labels_[0].numel() != gathered_count_ || gathered_weights_[0].numel() != gathered_count_)
+      throw InputError(what + ": filter entries 'gathered.*' disagree in length");
+  }
 }
 
 }  // namespace skiptrain::filter

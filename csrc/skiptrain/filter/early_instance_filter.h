@@ -31,16 +31,18 @@ class EarlyInstanceFilter {
   // never changes the filter). Returns CPU index tensors; m = 0 gives an empty decision.
   Decision decide(const torch::Tensor& images);
 
-  // Labels the batch (controller observe: threshold update, metrics), then trains the filter on the
-  // labelled instances: forward with grad in train mode on images[labelled], class-weighted
-  // cross-entropy (weights sum to 1), backward, Sgd step at the scheduled lr. Nothing labelled: no step.
+  // Labels the batch (controller observe: threshold update, metrics) and adds its labelled instances
+  // to the filter's training set; once that holds options.train_batch instances (or at once when it
+  // is 0 or 1), trains on it: forward with grad in train mode, class-weighted cross-entropy (each
+  // batch's weights sum to 1; the loss is their mean over the gathered batches), backward, Sgd step
+  // at the scheduled lr. Nothing gathered: no step.
   // `images` is the same batch given to decide(); losses as in FilterController::observe.
   Feedback learn(const torch::Tensor& images, const Decision& decision, const torch::Tensor& kept_losses,
                  const torch::Tensor& query_losses);
 
   // Instances through the filter's forward in the last decide(): charge FilterForward with this.
   int64_t last_forward_instances() const { return last_forward_; }
-  // Instances in the last learn()'s training step (0 when skipped): charge FilterBackward with a forward
+  // Instances in the last learn()'s training step (0 when none ran): charge FilterBackward with a forward
   // AND a backward of this many instances (the step runs its own forward with grad).
   int64_t last_trained_instances() const { return last_trained_; }
   // Totals of the two counts since the start.
@@ -57,7 +59,8 @@ class EarlyInstanceFilter {
   const nn::Network& network() const { return network_; }
   const FilterOptions& options() const { return options_; }
 
-  // "network.*", "optimizer.*", "controller.*" and "counters" (int64 [4]).
+  // "network.*", "optimizer.*", "controller.*", "counters" (int64 [4]) and the gathered, not yet
+  // trained instances "gathered.images", "gathered.labels", "gathered.weights", "gathered.batches".
   TensorState state() const;
   // Restores state() into a filter built with the same network architecture; InputError names `what`.
   void load_state(const TensorState& state, const std::string& what);
@@ -72,6 +75,12 @@ class EarlyInstanceFilter {
   int64_t total_forward_ = 0;
   int64_t total_trained_ = 0;
   double last_loss_ = 0;
+  // Labelled instances waiting for the next training step (see learn()).
+  std::vector<torch::Tensor> gathered_images_, gathered_labels_, gathered_weights_;
+  int64_t gathered_count_ = 0;
+  int64_t gathered_batches_ = 0;
+
+  void train_on_gathered();
 };
 
 }  // namespace skiptrain::filter

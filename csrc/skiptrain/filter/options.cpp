@@ -45,6 +45,7 @@ void FilterOptions::validate() const {
   if (!(threshold_max >= init_threshold && std::isfinite(threshold_max)))
     reject("--eif-threshold-max", "finite and >= --eif-init-threshold", threshold_max);
   if (warmup_batches < 0) reject("--eif-warmup", ">= 0", warmup_batches);
+  if (train_batch < 0) reject("--eif-train-batch", ">= 0", train_batch);
 }
 
 double FilterOptions::lr_at(int64_t iteration) const {

@@ -99,6 +99,14 @@ struct FilterOptions {
   double threshold_min = 1e-6;
   double threshold_max = 1e3;
 
+  // --eif-train-batch: the filter trains once at least this many labelled instances have gathered
+  // (across incoming batches; each batch's class-weighted loss keeps its weight), instead of after
+  // every batch; 0 or 1 = a step per batch, the paper's. A filter step on the ~20 instances a batch
+  // labels at R_set 0.25 costs nearly what a step on 64 costs (LeNet-sized nets are bound by per-op
+  // overhead), so gathering cuts the filter's training time about 3x in wall-clock for the same
+  // counted MACs. 64: one main-model batch; >= 0.
+  int64_t train_batch = 64;
+
   // --eif-warmup: cold start. During the first W incoming batches every instance is kept (treated as
   // predicted High) and labelled, so the untrained filter gets labels from all instances and T_l
   // tracks the (1 - R_set) quantile of the loss before the filter decides anything; >= 0.

@@ -56,6 +56,13 @@ Batch synthetic_batch(int64_t index, int64_t m = 32) {
   return {images, torch::exp(2 * b)};
 }
 
+// Options with a filter step after every batch (train_batch 0), the paper's rhythm the tests below count.
+FilterOptions per_batch() {
+  FilterOptions o;
+  o.train_batch = 0;
+  return o;
+}
+
 Feedback step(EarlyInstanceFilter& eif, const Batch& batch, Decision* out = nullptr) {
   Decision d = eif.decide(batch.images);
   if (out) *out = d;
@@ -89,7 +96,7 @@ double probe_balanced_accuracy(EarlyInstanceFilter& eif, double threshold) {
 }
 
 TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.ratio = 0.25;
   o.control = "paper";
   EarlyInstanceFilter eif(tiny_filter(1), o);
@@ -112,7 +119,7 @@ TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
 
 // The "kept" control steers the kept share itself to R_set, with a filter that still separates.
 TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.ratio = 0.25;
   o.control = "kept";
   EarlyInstanceFilter eif(tiny_filter(1), o);
@@ -125,7 +132,7 @@ TEST(EarlyInstanceFilter, KeptControlHoldsTheKeptShareAtRatio) {
 // The default control ("budget") keeps exactly ceil(R_set * m) per batch, learns to rank from labels
 // of the kept instances and a uniform sample of the dropped ones, and T_l finds the stream's quantile.
 TEST(EarlyInstanceFilter, BudgetControlKeepsRatioAndLearnsToRank) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.ratio = 0.25;
   ASSERT_EQ(o.control, "budget");
   EarlyInstanceFilter eif(tiny_filter(1), o);
@@ -153,7 +160,7 @@ TEST(EarlyInstanceFilter, BudgetControlKeepsRatioAndLearnsToRank) {
 }
 
 TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.warmup_batches = 1;
   EarlyInstanceFilter eif(tiny_filter(2), o);
   Decision d;
@@ -168,7 +175,7 @@ TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {
 }
 
 TEST(EarlyInstanceFilter, NothingLabelledSkipsTheStepAndOneLabelledTrains) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.warmup_batches = 0;
   EarlyInstanceFilter eif(tiny_filter(3), o);
   auto batch = synthetic_batch(0, 4);
@@ -193,7 +200,7 @@ TEST(EarlyInstanceFilter, NothingLabelledSkipsTheStepAndOneLabelledTrains) {
 }
 
 TEST(EarlyInstanceFilter, EmptyBatchAndSingleInstanceBatch) {
-  EarlyInstanceFilter eif(tiny_filter(4), FilterOptions{});
+  EarlyInstanceFilter eif(tiny_filter(4), per_batch());
   Decision d = eif.decide(torch::zeros({0, 1, 6, 6}));
   EXPECT_EQ(d.incoming, 0);
   EXPECT_EQ(eif.last_forward_instances(), 0);
@@ -206,7 +213,7 @@ TEST(EarlyInstanceFilter, EmptyBatchAndSingleInstanceBatch) {
 }
 
 TEST(EarlyInstanceFilter, DecideDoesNotChangeTheFilter) {
-  EarlyInstanceFilter eif(tiny_filter(5), FilterOptions{});
+  EarlyInstanceFilter eif(tiny_filter(5), per_batch());
   for (int64_t b = 0; b < 3; ++b) step(eif, synthetic_batch(b));
   auto before = skiptrain::module_state(*eif.network());
   std::map<std::string, torch::Tensor> copy;
@@ -221,7 +228,7 @@ TEST(EarlyInstanceFilter, DecideDoesNotChangeTheFilter) {
 }
 
 TEST(EarlyInstanceFilter, LearningRateFollowsMilestones) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.lr = 0.1;
   o.lr_milestones = {2};
   o.lr_factor = 0.5;
@@ -234,14 +241,36 @@ TEST(EarlyInstanceFilter, LearningRateFollowsMilestones) {
   EXPECT_DOUBLE_EQ(eif.state().at("optimizer.lr").item<double>(), 0.05);
 }
 
+// With train_batch N the filter gathers labelled instances over batches and steps once N have come.
+TEST(EarlyInstanceFilter, GathersLabelledInstancesBeforeATrainingStep) {
+  FilterOptions o;
+  o.train_batch = 80;
+  o.warmup_batches = 10;  // every instance labelled: 32 per batch
+  EarlyInstanceFilter eif(tiny_filter(11), o);
+  const auto before = flat_parameters(eif);
+  step(eif, synthetic_batch(0));
+  EXPECT_EQ(eif.last_trained_instances(), 0);
+  step(eif, synthetic_batch(1));
+  EXPECT_EQ(eif.last_trained_instances(), 0);
+  EXPECT_TRUE(torch::equal(flat_parameters(eif), before));  // nothing trained yet
+  step(eif, synthetic_batch(2));
+  EXPECT_EQ(eif.last_trained_instances(), 96);  // 3 batches x 32 >= 80
+  EXPECT_FALSE(torch::equal(flat_parameters(eif), before));
+  EXPECT_EQ(eif.total_trained_instances(), 96);
+  step(eif, synthetic_batch(3));
+  EXPECT_EQ(eif.last_trained_instances(), 0);
+}
+
 TEST(EarlyInstanceFilter, StateRoundTripResumesExactly) {
   FilterOptions o;
+  o.train_batch = 48;  // 1.5 batches of 32 labelled: the state holds gathered instances at times
   o.warmup_batches = 5;
   EarlyInstanceFilter a(tiny_filter(7), o);
   for (int64_t b = 0; b < 25; ++b) step(a, synthetic_batch(b));
   // Clone the state: load must not alias the live tensors of `a`.
   skiptrain::TensorState saved;
   for (const auto& [k, v] : a.state()) saved[k] = v.clone();
+  ASSERT_EQ(saved.count("gathered.images"), 1u);  // resumes mid-gathering
   EarlyInstanceFilter b(tiny_filter(8), o);
   ASSERT_FALSE(torch::equal(flat_parameters(a), flat_parameters(b)));
   b.load_state(saved, "test");
@@ -267,7 +296,7 @@ TEST(EarlyInstanceFilter, StateRoundTripResumesExactly) {
 TEST(EarlyInstanceFilter, DeterministicWithOneThread) {
   at::set_num_threads(1);
   auto run = [](uint64_t seed) {
-    EarlyInstanceFilter eif(tiny_filter(seed), FilterOptions{});
+    EarlyInstanceFilter eif(tiny_filter(seed), per_batch());
     for (int64_t b = 0; b < 40; ++b) step(eif, synthetic_batch(b));
     return flat_parameters(eif);
   };
@@ -277,7 +306,7 @@ TEST(EarlyInstanceFilter, DeterministicWithOneThread) {
 }
 
 TEST(EarlyInstanceFilter, RejectsInvalidOptionsNamingTheFlag) {
-  FilterOptions o;
+  FilterOptions o = per_batch();
   o.a1 = 0.9;
   try {
     EarlyInstanceFilter eif(tiny_filter(1), o);
@@ -300,7 +329,7 @@ TEST(EarlyInstanceFilter, WorksWithTheZooFilters) {
   };
   for (const Case& c : {Case{"lenet-filter", {1, 28, 2}}, Case{"resnet8", {3, 32, 2}}}) {
     torch::manual_seed(0);
-    FilterOptions o;
+    FilterOptions o = per_batch();
     o.warmup_batches = 1;
     EarlyInstanceFilter eif(skiptrain::nn::make_model(c.name, c.spec), o);
     auto images = torch::randn({8, c.spec.in_channels, c.spec.image_size, c.spec.image_size});
