@@ -55,6 +55,7 @@ void TrainConfig::validate() const {
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
   }
+  peers.validate(method);
   require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
 }
 
