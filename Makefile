@@ -42,8 +42,9 @@ test-python: venv
 
 test: test-cpp test-python
 
+# LeNet-5 on Fashion-MNIST, dense and EIF+EMP side by side (3 epochs each): a table and plots in runs/demo.
 demo: build
-	$(TRAINER) train --model lenet5 --dataset fashion-mnist --epochs 1
+	$(PYTHON) benchmarks/reproduce.py --preset demo --trainer $(TRAINER)
 
 # The README's Results: skiptrain against plain PyTorch, then the methods against dense.
 # OpenMP's default (spinning) wait policy: right on a quiet machine, which benchmarks need anyway.

@@ -13,29 +13,17 @@ Example:
 """
 import argparse
 import datetime
-import json
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-
-def cpu_model():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+from trainer_runs import cpu_model, run_trainer
 
 
 def run_once(trainer, common, extra):
-    cmd = [trainer, "train", *shlex.split(common), *shlex.split(extra), "--progress", "none"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"trainer failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_trainer(trainer, [*shlex.split(common), *shlex.split(extra)])
 
 
 def main():

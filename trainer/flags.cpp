@@ -64,6 +64,14 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-train-batch", f.train_batch, "labelled instances gathered per filter step (0: every batch)")
       ->capture_default_str();
   cmd.add_option("--eif-warmup", f.warmup_batches, "first batches kept whole to start the filter")->capture_default_str();
+  auto& p = c.peers;
+  cmd.add_option("--smb-fraction", p.smb_fraction, "smb: share of incoming batches that train (schedule compressed)")
+      ->capture_default_str();
+  cmd.add_option("--smd-p", p.smd_p, "smd: probability of dropping an incoming batch")->capture_default_str();
+  cmd.add_option("--ohem-ratio", p.ohem_ratio, "ohem: share of each batch (highest losses) that trains")
+      ->capture_default_str();
+  cmd.add_option("--sb-beta", p.sb_beta, "sb: train with probability loss-percentile^beta")->capture_default_str();
+  cmd.add_option("--sb-window", p.sb_window, "sb: recent losses the percentile is taken over")->capture_default_str();
   cmd.add_option("--progress", c.progress, "auto, bar, log or none")->capture_default_str();
 }
 

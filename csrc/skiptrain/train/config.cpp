@@ -60,6 +60,7 @@ void TrainConfig::validate() const {
   require(quant.grad_bits == 0 || (quant.grad_bits >= 2 && quant.grad_bits <= 16),
           "--quant-grad-bits: must be between 2 and 16, or 0 for float error maps, got " +
               std::to_string(quant.grad_bits));
+  peers.validate(method);
   require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
 }
 

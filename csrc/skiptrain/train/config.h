@@ -5,6 +5,7 @@
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/conv2d.h"
 #include "skiptrain/nn/quant_settings.h"
+#include "skiptrain/train/peer_options.h"
 
 #include <cstdint>
 #include <string>
@@ -19,7 +20,7 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";
   // --data-dir: where the dataset's files are; empty = $SKIPTRAIN_DATA/<dataset> or the Debian path.
   std::string data_dir;
-  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp).
+  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp, smb, smd, ohem, sb).
   std::string method = "sgd";
   // --epochs: passes over the incoming stream (ignored when iterations > 0).
   int64_t epochs = 1;
@@ -62,6 +63,8 @@ struct TrainConfig {
   // --quant-bits / --quant-grad-bits: quantized training of every conv and linear layer, the
   // filter's included (32 / 0 = float; see nn/quant_settings.h). Composes with every method.
   nn::QuantSettings quant;
+  // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window: the peer methods; see peer_options.h.
+  PeerOptions peers;
   // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
   std::string progress = "auto";
 

@@ -4,11 +4,15 @@
 #include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/train/eif_selector.h"
+#include "skiptrain/train/ohem_selector.h"
+#include "skiptrain/train/sb_selector.h"
+#include "skiptrain/train/smb_selector.h"
+#include "skiptrain/train/smd_selector.h"
 
 namespace skiptrain::train {
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names{"sgd", "emp", "eif", "eif+emp"};
+  static const std::vector<std::string> names{"sgd", "emp", "eif", "eif+emp", "smb", "smd", "ohem", "sb"};
   return names;
 }
 
@@ -18,6 +22,11 @@ bool uses_eif(const std::string& method) { return method == "eif" || method == "
 
 std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec) {
   if (uses_eif(config.method)) return std::make_unique<EifSelector>(config, spec);
+  const PeerOptions& p = config.peers;
+  if (config.method == "smb") return std::make_unique<SmbSelector>(p.smb_fraction);
+  if (config.method == "smd") return std::make_unique<SmdSelector>(p.smd_p);
+  if (config.method == "ohem") return std::make_unique<OhemSelector>(p.ohem_ratio);
+  if (config.method == "sb") return std::make_unique<SbSelector>(p.sb_beta, p.sb_window);
   return std::make_unique<TrainAll>();
 }
 

@@ -123,10 +123,10 @@ class Run {
     model_->train();
   }
 
-  // One incoming batch: plan, loss-only forwards, the main model's step, feedback.
+  // One incoming batch: plan, loss-only forwards, selection by loss (if asked), the main model's step, feedback.
   double step(const data::Batch& batch) {
     optimizer_->set_lr(learning_rate());
-    const Plan plan = selector_->plan(batch, ledger_);
+    Plan plan = selector_->plan(batch, ledger_);
     ledger_.add_dense(table_, batch.size());
 
     torch::Tensor loss_only_losses = torch::empty({0});
@@ -138,6 +138,7 @@ class Run {
       model_->train();
       ledger_.add_forward(cost::Phase::LossOnlyForward, table_, plan.loss_only.numel());
     }
+    if (plan.select_by_loss) plan.train = selector_->select(batch, plan, loss_only_losses, ledger_);
 
     torch::Tensor train_losses = torch::empty({0});
     double mean_loss = NAN;
