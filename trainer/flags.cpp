@@ -43,6 +43,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   auto& f = c.eif;
   cmd.add_option("--eif-ratio", f.ratio, "R_set: fraction of the stream that should train the main model")
       ->capture_default_str();
+  cmd.add_option("--eif-batching", c.eif_batching,
+                 "shrink (train on each batch's kept part) or accumulate (gather full batches)")
+      ->capture_default_str();
   cmd.add_option("--eif-model", c.eif_model, "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32)")
       ->capture_default_str();
   cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();

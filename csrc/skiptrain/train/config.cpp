@@ -52,6 +52,8 @@ void TrainConfig::validate() const {
   }
   if (uses_eif(method)) {
     eif.validate();
+    require(one_of(eif_batching, {"shrink", "accumulate"}),
+            "--eif-batching: must be shrink or accumulate, got '" + eif_batching + "'");
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
   }

@@ -54,6 +54,9 @@ struct TrainConfig {
   bool resume = false;
   // --eif-*: the Early Instance Filter (methods eif, eif+emp); defaults and reasons in filter/options.h.
   filter::FilterOptions eif;
+  // --eif-batching: how kept instances reach the main model: "shrink" trains on the kept part of each
+  // incoming batch; "accumulate" gathers them into full --batch-size batches (train/kept_batcher.h).
+  std::string eif_batching = "shrink";
   // --eif-model: the filter network; "auto" = lenet-filter for 28x28 inputs, resnet8 for 32x32.
   std::string eif_model = "auto";
   // --emp-keep / --emp-gamma1 / --emp-gamma2: Error Map Pruning of the convs (methods emp, eif+emp).

@@ -20,6 +20,7 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"seed", c.seed},
           {"threads", c.threads},
           {"eval_every", c.eval_every},
+          {"eif_batching", c.eif_batching},
           {"quant_bits", c.quant.bits},
           {"quant_grad_bits", c.quant.grad_bits}};
 }
@@ -42,6 +43,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.seed = j.value("seed", c.seed);
   c.threads = j.value("threads", c.threads);
   c.eval_every = j.value("eval_every", c.eval_every);
+  c.eif_batching = j.value("eif_batching", c.eif_batching);
   c.quant.bits = j.value("quant_bits", c.quant.bits);
   c.quant.grad_bits = j.value("quant_grad_bits", c.quant.grad_bits);
   return c;

@@ -9,6 +9,7 @@
 #include "skiptrain/nn/network.h"
 #include "skiptrain/train/checkpoint.h"
 #include "skiptrain/train/evaluate.h"
+#include "skiptrain/train/kept_batcher.h"
 #include "skiptrain/train/methods.h"
 #include "skiptrain/train/memory_format.h"
 #include "skiptrain/train/metrics_log.h"
@@ -71,6 +72,11 @@ class Run {
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
+        const double flushed = flush_gathered();
+        if (!std::isnan(flushed)) {
+          running_loss += flushed;
+          ++running_count;
+        }
         auto record = evaluate_now(running_count ? running_loss / running_count : NAN);
         running_loss = 0;
         running_count = 0;
@@ -81,6 +87,7 @@ class Run {
     }
     progress.finish();
     if (interrupted) {
+      flush_gathered();
       save_checkpoint_if_asked();
     }
     return summary(seconds_since(start), interrupted);
@@ -110,6 +117,8 @@ class Run {
     optimizer_ = std::make_unique<Sgd>(model_->parameters(),
                                        SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
     selector_ = make_selector(config_, spec_);
+    if (uses_eif(config_.method) && config_.eif_batching == "accumulate")
+      batcher_ = std::make_unique<KeptBatcher>(config_.batch_size);
 
     data::StreamOptions stream_options;
     stream_options.batch_size = config_.batch_size;
@@ -123,7 +132,8 @@ class Run {
     model_->train();
   }
 
-  // One incoming batch: plan, loss-only forwards, selection by loss (if asked), the main model's step, feedback.
+  // One incoming batch: plan, loss-only forwards, selection by loss (if asked), the main model's step,
+  // feedback. Returns the mean loss of the step it ran; NaN if none ran (nothing kept, or still gathering).
   double step(const data::Batch& batch) {
     optimizer_->set_lr(learning_rate());
     Plan plan = selector_->plan(batch, ledger_);
@@ -134,48 +144,83 @@ class Run {
       // Eval mode: a label-only pass must not move BatchNorm statistics, and works for one instance.
       torch::NoGradGuard no_grad;
       model_->eval();
-      loss_only_losses = per_instance_loss(batch, plan.loss_only);
+      loss_only_losses = per_instance_loss(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
       model_->train();
       ledger_.add_forward(cost::Phase::LossOnlyForward, table_, plan.loss_only.numel());
     }
     if (plan.select_by_loss) plan.train = selector_->select(batch, plan, loss_only_losses, ledger_);
 
-    torch::Tensor train_losses = torch::empty({0});
     double mean_loss = NAN;
-    const int64_t k = plan.train.numel();
-    if (k > 0) {
-      train_losses = per_instance_loss(batch, plan.train);
-      auto loss = train_losses.mean();
-      mean_loss = loss.item<double>();
-      if (!std::isfinite(mean_loss))
-        throw TrainingError("loss is " + std::to_string(mean_loss) + " at iteration " +
-                            std::to_string(counters_.iteration + 1) +
-                            ": training diverged; lower --lr (now " + std::to_string(config_.lr) +
-                            ") and resume from the last checkpoint");
-      optimizer_->zero_grad();
-      loss.backward();
-      optimizer_->step();
-      ledger_.add_forward(cost::Phase::MainForward, table_, k);
-      ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
-      if (pruning_.any)
-        ledger_.add_macs(cost::Phase::Selection,
-                         pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
-      train_losses = train_losses.detach();
+    if (batcher_) {
+      batcher_->add(batch, plan, loss_only_losses);
+      while (batcher_->full()) mean_loss = train_gathered();
+      observe_completed();
+    } else {
+      torch::Tensor train_losses = torch::empty({0});
+      if (plan.train.numel() > 0)
+        train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss);
+      selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
     }
-    selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
-
     counters_.iteration += 1;
     counters_.instances_seen += batch.size();
-    counters_.instances_trained += k;
     counters_.loss_only += plan.loss_only.numel();
     return mean_loss;
   }
 
-  // Cross-entropy of each instance in `which` (indices into the batch) -> [|which|].
-  torch::Tensor per_instance_loss(const data::Batch& batch, const torch::Tensor& which) {
-    const bool all = which.numel() == batch.size();
-    auto images = all ? batch.images : batch.images.index_select(0, which);
-    auto labels = all ? batch.labels : batch.labels.index_select(0, which);
+  // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
+  // Returns the detached per-instance losses and sets `mean_loss`.
+  torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss) {
+    const int64_t k = labels.size(0);
+    auto losses = per_instance_loss(images, labels);
+    auto loss = losses.mean();
+    mean_loss = loss.item<double>();
+    if (!std::isfinite(mean_loss))
+      throw TrainingError("loss is " + std::to_string(mean_loss) + " at iteration " +
+                          std::to_string(counters_.iteration + 1) + ": training diverged; lower --lr (now " +
+                          std::to_string(config_.lr) + ") and resume from the last checkpoint");
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    ledger_.add_forward(cost::Phase::MainForward, table_, k);
+    ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
+    if (pruning_.any)
+      ledger_.add_macs(cost::Phase::Selection,
+                       pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
+    counters_.instances_trained += k;
+    return losses.detach();
+  }
+
+  // --- accumulate batching (see kept_batcher.h) ------------------------------------------
+  double train_gathered() {
+    const GatheredBatch gathered = batcher_->take();
+    double mean_loss = NAN;
+    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss));
+    return mean_loss;
+  }
+
+  void observe_completed() {
+    CompletedBatch done;
+    while (batcher_->pop_completed(done))
+      selector_->observe(done.batch, done.plan, done.train_losses, done.loss_only_losses, ledger_);
+  }
+
+  // Trains what still waits (one partial batch) and hands every loss to the Selector: before each
+  // evaluation and checkpoint, so a checkpoint never holds half-gathered state. NaN if nothing trained.
+  double flush_gathered() {
+    double mean_loss = NAN;
+    if (!batcher_) return mean_loss;
+    while (batcher_->waiting() > 0) mean_loss = train_gathered();
+    observe_completed();
+    return mean_loss;
+  }
+
+  // x[which] along the first dimension, without a copy when `which` is every row in order.
+  static torch::Tensor rows(const torch::Tensor& x, const torch::Tensor& which) {
+    return which.numel() == x.size(0) ? x : x.index_select(0, which);
+  }
+
+  // Cross-entropy of each instance -> [N].
+  torch::Tensor per_instance_loss(const torch::Tensor& images, const torch::Tensor& labels) {
     auto logits = model_->forward(images);
     return torch::nn::functional::cross_entropy(
         logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -326,6 +371,7 @@ class Run {
   bool channels_last_ = false;
   std::unique_ptr<Sgd> optimizer_;
   std::unique_ptr<Selector> selector_;
+  std::unique_ptr<KeptBatcher> batcher_;  // accumulate batching only
   std::unique_ptr<data::Stream> stream_;
   int64_t total_iterations_ = 0;
   int64_t eval_every_ = 0;

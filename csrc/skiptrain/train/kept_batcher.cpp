@@ -1,0 +1,68 @@
+// KeptBatcher: FIFO gathering of kept instances into fixed-size batches.
+#include "skiptrain/train/kept_batcher.h"
+
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+
+namespace skiptrain::train {
+
+KeptBatcher::KeptBatcher(int64_t batch_size) : batch_size_(batch_size) {
+  TORCH_CHECK(batch_size > 0, "KeptBatcher: batch_size must be positive, got ", batch_size);
+}
+
+void KeptBatcher::add(const data::Batch& batch, const Plan& plan, const torch::Tensor& loss_only_losses) {
+  const int64_t k = plan.train.numel();
+  pending_.push_back({batch, plan, loss_only_losses, torch::empty({k}, torch::kFloat32), k});
+  const int64_t entry = next_entry_++;
+  if (k == 0) return;
+  images_.push_back(batch.images.index_select(0, plan.train));
+  labels_.push_back(batch.labels.index_select(0, plan.train));
+  entries_.push_back(torch::full({k}, entry, torch::kInt64));
+  positions_.push_back(torch::arange(k, torch::kInt64));
+  waiting_ += k;
+}
+
+GatheredBatch KeptBatcher::take() {
+  const int64_t n = std::min(batch_size_, waiting_);
+  GatheredBatch out;
+  if (n == 0) return out;
+  auto images = torch::cat(images_);
+  auto labels = torch::cat(labels_);
+  auto entries = torch::cat(entries_);
+  auto positions = torch::cat(positions_);
+  out = {images.slice(0, 0, n), labels.slice(0, 0, n), entries.slice(0, 0, n), positions.slice(0, 0, n)};
+  images_.assign({images.slice(0, n)});
+  labels_.assign({labels.slice(0, n)});
+  entries_.assign({entries.slice(0, n)});
+  positions_.assign({positions.slice(0, n)});
+  waiting_ -= n;
+  return out;
+}
+
+void KeptBatcher::report(const GatheredBatch& taken, const torch::Tensor& losses) {
+  TORCH_CHECK(losses.numel() == taken.size(), "KeptBatcher::report: ", losses.numel(), " losses for ",
+              taken.size(), " instances");
+  const auto l = losses.to(torch::kFloat32).contiguous();
+  const auto e = taken.entries.contiguous();
+  const auto p = taken.positions.contiguous();
+  const float* loss = l.data_ptr<float>();
+  const int64_t* entry = e.data_ptr<int64_t>();
+  const int64_t* position = p.data_ptr<int64_t>();
+  for (int64_t i = 0; i < taken.size(); ++i) {
+    Pending& pending = pending_.at(entry[i] - first_entry_);
+    pending.train_losses.data_ptr<float>()[position[i]] = loss[i];
+    pending.unreported -= 1;
+  }
+}
+
+bool KeptBatcher::pop_completed(CompletedBatch& out) {
+  if (pending_.empty() || pending_.front().unreported > 0) return false;
+  Pending& front = pending_.front();
+  out = {std::move(front.batch), std::move(front.plan), std::move(front.train_losses),
+         std::move(front.loss_only_losses)};
+  pending_.pop_front();
+  first_entry_ += 1;
+  return true;
+}
+
+}  // namespace skiptrain::train

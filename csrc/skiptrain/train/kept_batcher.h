@@ -1,0 +1,73 @@
+// Accumulate batching (`--eif-batching accumulate`): the instances a Selector keeps
+// from successive incoming batches are gathered into fixed-size main-model batches,
+// the streaming form an on-device learner needs (a step always sees a full batch,
+// whatever share the filter keeps). Each incoming batch waits, with its plan, until
+// all its kept instances have trained, so that the Selector observes their losses in
+// arrival order; a batch that kept nothing completes as soon as those before it have.
+#pragma once
+
+#include "skiptrain/data/stream.h"
+#include "skiptrain/train/selector.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace skiptrain::train {
+
+// A main-model batch taken from the batcher: its instances and where each came from.
+struct GatheredBatch {
+  torch::Tensor images;     // [k, C, H, W]
+  torch::Tensor labels;     // int64 [k]
+  torch::Tensor entries;    // int64 [k]: arrival number of the incoming batch
+  torch::Tensor positions;  // int64 [k]: index into that batch's plan.train
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+// An incoming batch whose kept instances have all trained.
+struct CompletedBatch {
+  data::Batch batch;
+  Plan plan;
+  torch::Tensor train_losses;      // [k], plan.train order
+  torch::Tensor loss_only_losses;  // [q]
+};
+
+class KeptBatcher {
+ public:
+  explicit KeptBatcher(int64_t batch_size);
+
+  // Queues the incoming `batch` with its (final) plan; its plan.train instances wait for a batch.
+  void add(const data::Batch& batch, const Plan& plan, const torch::Tensor& loss_only_losses);
+  // A full batch_size batch is waiting.
+  bool full() const { return waiting_ >= batch_size_; }
+  // Instances waiting for a batch.
+  int64_t waiting() const { return waiting_; }
+  // The next min(batch_size, waiting()) instances, oldest first.
+  GatheredBatch take();
+  // The per-instance losses of a taken batch ([k], same order).
+  void report(const GatheredBatch& taken, const torch::Tensor& losses);
+  // Moves the oldest incoming batch out once all its kept instances reported; false if none is complete.
+  bool pop_completed(CompletedBatch& out);
+  // Nothing waiting and nothing pending.
+  bool idle() const { return waiting_ == 0 && pending_.empty(); }
+
+ private:
+  struct Pending {
+    data::Batch batch;
+    Plan plan;
+    torch::Tensor loss_only_losses;
+    torch::Tensor train_losses;
+    int64_t unreported;
+  };
+  int64_t batch_size_;
+  std::deque<Pending> pending_;
+  int64_t first_entry_ = 0;  // arrival number of pending_.front()
+  int64_t next_entry_ = 0;
+  // Waiting instances as chunks, oldest first.
+  std::vector<torch::Tensor> images_, labels_, entries_, positions_;
+  int64_t waiting_ = 0;
+};
+
+}  // namespace skiptrain::train
