@@ -67,6 +67,19 @@ class WallclockVsCounted:
                        f"= {ratio:.2f}x (needs {self.factor}x)")
 
 
+class WallclockAtMost:
+    def __init__(self, method, ratio):
+        self.method, self.ratio = method, ratio
+
+    def __call__(self, doc):
+        text = f"{self.method}: measured wall-clock <= {self.ratio}x the dense run's"
+        f = _figures_or_none(doc, self.method)
+        if f is None:
+            return Outcome(text, None, f"{self.method} was not run")
+        ratio = 1 - f.wallclock_saving
+        return Outcome(text, ratio <= self.ratio, f"{ratio:.3f}x ({ratio - self.ratio:+.3f})")
+
+
 class AheadAtEqualMacs:
     """`method`'s accuracy above `peer`'s when both have spent B = the smaller of their totals:
     each run's last evaluation made within B MACs, paired by seed, averaged."""
@@ -104,6 +117,10 @@ TARGETS = {
         AccuracyVsDense("eif+emp"),
         WallclockVsCounted("eif+emp", 0.9),
         *[AheadAtEqualMacs("eif+emp", peer) for peer in ("ohem", "smd", "smb", "sb")],
+        WallclockVsCounted("eif+emp acc", 0.9),
+        # Issue 4's (R_set 0.25): saving >= 70%, accuracy >= dense - 0.1 pt, wall-clock <= 0.45x.
+        *[t for m in ("eif r0.25", "eif r0.25 acc")
+          for t in (SavingAtLeast(m, 0.70), AccuracyVsDense(m, 0.1), WallclockAtMost(m, 0.45))],
     ],
     "resnet20-cifar10": [SavingAtLeast("eif+emp", 0.60), AccuracyVsDense("eif+emp", 0.5)],
     # Not issue 6's targets: the paper's Table I (67.84% at 93.66% vs 93.57%; +Q 95.71% at 93.54%).
