@@ -13,15 +13,30 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache libtorch-dev python3-to
   pybind11-dev libcli11-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev \
   python3-pytest python3-numpy python3-matplotlib python3-venv python3-pip python3-setuptools \
   libopenblas0-pthread dataset-fashion-mnist
+# Only `make fuzz` needs these (libFuzzer comes with clang's runtime; llvm has llvm-symbolizer).
+FUZZ_PACKAGES := clang libclang-rt-dev llvm
 
-.PHONY: deps build venv test test-cpp test-python demo bench clean
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+ASAN_BUILD   ?= build-asan
+# Third-party leak suppressions; fast_unwind_on_malloc=0 gives LeakSanitizer whole stacks through
+# LibTorch (built without frame pointers), which the suppressions match on.
+SANITIZER_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+.PHONY: deps fuzz-deps build venv test test-cpp test-python test-asan fuzz demo bench clean
+
+# Installs the Debian packages of $(1) that are missing ($(2) names the target in the message).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
-	else echo "deps: all Debian packages present"; fi
+	else echo "$(2): all Debian packages present"; fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PACKAGES),deps)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -42,6 +57,23 @@ test-python: venv
 
 test: test-cpp test-python
 
+# The GoogleTest suite built with AddressSanitizer and UBSan (see README, "Testing").
+test-asan: deps
+	[ -f $(ASAN_BUILD)/build.ninja ] || cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSKIPTRAIN_SANITIZE=ON -DSKIPTRAIN_BUILD_BENCHMARKS=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+fuzz-deps:
+	$(call apt_install,$(FUZZ_PACKAGES),fuzz-deps)
+
+# libFuzzer on the IDX, CIFAR and checkpoint readers, FUZZ_SECONDS each (README, "Testing").
+fuzz: deps fuzz-deps
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKIPTRAIN_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	$(SANITIZER_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD)
+
 # LeNet-5 on Fashion-MNIST, dense and EIF+EMP side by side (3 epochs each): a table and plots in runs/demo.
 demo: build
 	$(PYTHON) benchmarks/reproduce.py --preset demo --trainer $(TRAINER)
@@ -58,4 +90,4 @@ bench: build
 	  --run "eif+emp=--method eif+emp --eif-ratio 0.25 --emp-keep 0.5" --out benchmarks/results/eif_lenet_mnist.md
 
 clean:
-	rm -rf $(BUILD) $(VENV) python/skiptrain/lib
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(VENV) python/skiptrain/lib

@@ -9,6 +9,7 @@ Example:
     >>> model = skiptrain.checkpoint.load_model("run.pt")
 """
 import json
+import os
 
 import torch
 
@@ -26,8 +27,11 @@ def load(path):
         dict with the metadata, ``config`` parsed from JSON, and ``tensors``.
 
     Raises:
+        TypeError: ``path`` is not a str or path-like.
         ValueError: the file is not a skiptrain checkpoint of a version this package reads.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint.load: path must be a str or os.PathLike, got {type(path).__name__}")
     try:
         data = torch.load(path, map_location="cpu")
     except FileNotFoundError:
@@ -45,6 +49,9 @@ def load(path):
 
 def model_state_dict(checkpoint):
     """The model's ``state_dict`` from a loaded checkpoint (``model.`` prefix removed)."""
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("tensors"), dict):
+        raise TypeError("checkpoint.model_state_dict: checkpoint must be a dict from checkpoint.load() with a "
+                        f"'tensors' dict, got {type(checkpoint).__name__}")
     prefix = "model."
     return {k[len(prefix):]: v for k, v in checkpoint["tensors"].items() if k.startswith(prefix)}
 

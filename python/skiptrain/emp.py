@@ -5,7 +5,7 @@ import fnmatch
 
 import torch
 
-from skiptrain import ops
+from skiptrain import _checks, ops
 from skiptrain.nn import EMPConv2d
 
 
@@ -29,10 +29,12 @@ def convert(model, keep=0.5, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA
         >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3))
         >>> net = convert(net, keep=0.25)   # net[2] is EMPConv2d, net[0] stays dense
     """
-    if not (0.0 < float(keep) <= 1.0):
-        raise ValueError(f"convert: keep must be in (0, 1], got keep={keep}")
+    _checks.module("convert", "model", model)
+    keep, gamma1, gamma2 = ops._settings("convert", keep, gamma1, gamma2)
     if isinstance(exclude, str):
         exclude = [exclude]
+    if not isinstance(exclude, (list, tuple, set)) or not all(isinstance(p, str) for p in exclude):
+        raise TypeError(f"convert: exclude must be a str or a sequence of str patterns, got {exclude!r}")
     if not inplace:
         model = copy.deepcopy(model)
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
@@ -40,7 +42,7 @@ def convert(model, keep=0.5, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA
         if (skip_first and position == 0) or any(fnmatch.fnmatchcase(name, p) for p in exclude):
             continue
         if isinstance(conv, EMPConv2d):
-            conv.keep, conv.gamma1, conv.gamma2 = float(keep), float(gamma1), float(gamma2)
+            conv.keep, conv.gamma1, conv.gamma2 = keep, gamma1, gamma2
             continue
         new = EMPConv2d.from_conv(conv, keep=keep, gamma1=gamma1, gamma2=gamma2)
         if name == "":
@@ -64,11 +66,11 @@ def set_keep(model, keep):
     Example:
         >>> set_keep(net, 1.0)  # dense again
     """
-    if not (0.0 < float(keep) <= 1.0):
-        raise ValueError(f"set_keep: keep must be in (0, 1], got keep={keep}")
+    _checks.module("set_keep", "model", model)
+    keep = _checks.real("set_keep", "keep", keep, 0.0, 1.0, low_open=True)
     count = 0
     for m in model.modules():
         if isinstance(m, EMPConv2d):
-            m.keep = float(keep)
+            m.keep = keep
             count += 1
     return count

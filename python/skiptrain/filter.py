@@ -12,6 +12,8 @@ from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from skiptrain import _checks
+
 __all__ = ["EarlyInstanceFilter"]
 
 
@@ -101,25 +103,40 @@ class EarlyInstanceFilter:
         control: str = "budget",
         optimizer: Optional[torch.optim.Optimizer] = None,
     ):
+        where = "EarlyInstanceFilter"
+        _checks.module(where, "filter_model", filter_model)
+        for name, value in (("ratio", ratio), ("entropy_threshold", entropy_threshold), ("a1", a1), ("a2", a2),
+                            ("init_threshold", init_threshold), ("threshold_min", threshold_min),
+                            ("threshold_max", threshold_max), ("min_query", min_query)):
+            _checks.real(where, name, value)  # the type and finiteness; the controller checks the range
+        for name, value in (("window", window), ("warmup_batches", warmup_batches)):
+            _checks.integer(where, name, value)
+        if not isinstance(control, str):
+            raise TypeError(f"{where}: control must be a str, got {type(control).__name__}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"{where}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        # Python-only options, named by their trainer flags like the controller's.
+        lr = _checks.real(where, "lr (--eif-lr)", lr, 0.0, low_open=True)
+        momentum = _checks.real(where, "momentum (--eif-momentum)", momentum, 0.0, 1.0, high_open=True)
+        weight_decay = _checks.real(where, "weight_decay (--eif-weight-decay)", weight_decay, 0.0)
+        lr_factor = _checks.real(where, "lr_factor (--eif-lr-factor)", lr_factor, 0.0, low_open=True)
+        milestones = [_checks.integer(where, "lr_milestones (--eif-lr-milestones)", m, 0) for m in lr_milestones]
+        if milestones != sorted(set(milestones)):
+            raise ValueError(f"{where}: lr_milestones (--eif-lr-milestones) must be strictly increasing, "
+                             f"got {list(lr_milestones)}")
         try:
             self._controller = torch.classes.skiptrain.FilterController(
                 float(ratio), float(entropy_threshold), float(a1), float(a2), int(window),
                 float(init_threshold), int(warmup_batches), float(threshold_min), float(threshold_max),
-                float(min_query), str(control))
+                float(min_query), control)
         except RuntimeError as e:
             raise ValueError(str(e).strip().splitlines()[0]) from None
-        if not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"--eif-lr must be > 0, got {lr}")
-        if not (0 <= momentum < 1):
-            raise ValueError(f"--eif-momentum must be in [0, 1), got {momentum}")
-        if not lr_factor > 0:
-            raise ValueError(f"--eif-lr-factor must be > 0, got {lr_factor}")
         self.filter_model = filter_model
         self._own_optimizer = optimizer is None
         self.optimizer = optimizer if optimizer is not None else torch.optim.SGD(
             filter_model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         self._lr = lr
-        self._lr_milestones = sorted(int(m) for m in lr_milestones)
+        self._lr_milestones = milestones
         self._lr_factor = lr_factor
         self._pending = None  # (x, keep, query, prob_high, query_losses) of the batch last yielded
         self.last_filter_loss = 0.0
@@ -153,12 +170,20 @@ class EarlyInstanceFilter:
                 losses = F.cross_entropy(model(x), y, reduction="none")
                 eif.observe(losses)
         """
+        _checks.module("EarlyInstanceFilter.wrap", "model", model)
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"EarlyInstanceFilter.wrap: loss_fn must be callable, got {type(loss_fn).__name__}")
         loss_fn = loss_fn or _per_instance_cross_entropy
         for batch in loader:
             if self._pending is not None:
                 raise RuntimeError("EarlyInstanceFilter: call observe(per_instance_losses) after each batch "
                                    "that wrap() yields, before asking for the next one")
             x, y = batch[0], batch[1]
+            _checks.tensor("EarlyInstanceFilter.wrap", "a batch's x", x)
+            _checks.tensor("EarlyInstanceFilter.wrap", "a batch's y", y)
+            if x.dim() == 0 or y.dim() == 0 or x.shape[0] != y.shape[0]:
+                raise ValueError(f"EarlyInstanceFilter.wrap: a batch's x and y must have the same first dimension, "
+                                 f"got shapes {list(x.shape)} and {list(y.shape)}")
             keep, query, prob_high = self._decide(x)
             query_losses = self._loss_only(model, loss_fn, x, y, query)
             self._pending = (x, keep, query, prob_high, query_losses)
@@ -189,11 +214,13 @@ class EarlyInstanceFilter:
         if self._pending is None:
             raise RuntimeError("EarlyInstanceFilter.observe: no batch is waiting; iterate over wrap() first")
         x, keep, query, prob_high, query_losses = self._pending
+        _checks.tensor("EarlyInstanceFilter.observe", "per_instance_loss", per_instance_loss, floating=True)
+        if per_instance_loss.dim() != 1 or per_instance_loss.numel() != keep.numel():
+            raise ValueError(f"EarlyInstanceFilter.observe: per_instance_loss must hold {keep.numel()} per-instance "
+                             f"losses, shape [{keep.numel()}] (use reduction='none'), got shape "
+                             f"{list(per_instance_loss.shape)}")
         self._pending = None
-        kept_losses = per_instance_loss.detach().reshape(-1).float().cpu()
-        if kept_losses.numel() != keep.numel():
-            raise ValueError(f"EarlyInstanceFilter.observe: expected {keep.numel()} per-instance losses "
-                             f"(use reduction='none'), got {kept_losses.numel()}")
+        kept_losses = per_instance_loss.detach().float().cpu()
         iteration = self._controller.batches()
         labelled, labels, weights = self._controller.observe(keep, query, prob_high, kept_losses, query_losses)
         self._train_filter(x, labelled, labels, weights, iteration)
@@ -225,6 +252,12 @@ class EarlyInstanceFilter:
 
     def load_state_dict(self, state: Dict[str, object]) -> None:
         """Restores ``state_dict()``."""
+        if not isinstance(state, dict):
+            raise TypeError(f"EarlyInstanceFilter.load_state_dict: state must be a dict, got {type(state).__name__}")
+        missing = {"controller", "filter", "optimizer"} - set(state)
+        if missing:
+            raise ValueError(f"EarlyInstanceFilter.load_state_dict: state is missing {sorted(missing)} "
+                             f"(use a dict from state_dict())")
         self._controller.load_state(dict(state["controller"]))
         self.filter_model.load_state_dict(state["filter"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -237,6 +270,9 @@ class EarlyInstanceFilter:
         with torch.no_grad():
             logits = self.filter_model(x.to(_device_of(self.filter_model, x.device)))
         self.filter_model.train(was_training)
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape != (x.shape[0], 2):
+            raise ValueError(f"EarlyInstanceFilter: filter_model must map a batch of {x.shape[0]} to logits of shape "
+                             f"[{x.shape[0]}, 2], got {list(logits.shape) if isinstance(logits, torch.Tensor) else logits}")
         self.filter_forward_instances += x.shape[0]
         return self._controller.decide(logits)
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skiptrain import _checks
+
 __all__ = ["LeNet5", "LeNetFilter", "BasicBlock", "CifarResNet", "VGG16", "make_model", "model_names"]
 
 
@@ -21,11 +23,22 @@ def _conv_out(size, kernel, stride=1, padding=0):
 
 
 def _check_spec(model, in_channels, image_size, num_classes):
+    for name, value in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes)):
+        _checks.integer(model, name, value)
     if in_channels < 1 or image_size < 1 or num_classes < 1:
         raise ValueError(
             f"{model}: in_channels ({in_channels}), image_size ({image_size}) and "
             f"num_classes ({num_classes}) must be positive"
         )
+
+
+def _check_images(model, images, in_channels, image_size=None):
+    """images [N, in_channels, image_size, image_size] (any side when image_size is None)."""
+    _checks.tensor(model, "images", images, floating=True)
+    side = "H, W" if image_size is None else f"{image_size}, {image_size}"
+    if images.dim() != 4 or images.shape[1] != in_channels or (
+            image_size is not None and tuple(images.shape[2:]) != (image_size, image_size)):
+        raise ValueError(f"{model}: images must have shape [N, {in_channels}, {side}], got shape {list(images.shape)}")
 
 
 def _check_side(model, side, image_size):
@@ -56,6 +69,7 @@ class LeNet5(nn.Module):
         side = _conv_out(image_size, 5, 1, padding) // 2
         side = _conv_out(side, 5) // 2
         _check_side("lenet5", side, image_size)
+        self.in_channels, self.image_size = in_channels, image_size
         self.conv1 = nn.Conv2d(in_channels, 6, 5, padding=padding)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * side * side, 120)
@@ -63,6 +77,7 @@ class LeNet5(nn.Module):
         self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, images):
+        _check_images("lenet5", images, self.in_channels, self.image_size)
         x = F.max_pool2d(F.relu(self.conv1(images)), 2, 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
         x = x.flatten(1)
@@ -96,12 +111,14 @@ class LeNetFilter(nn.Module):
         side = _conv_out(image_size, 3, 2, 1) // 2
         side = _conv_out(side, 3) // 2
         _check_side("lenet-filter", side, image_size)
+        self.in_channels, self.image_size = in_channels, image_size
         self.conv1 = nn.Conv2d(in_channels, 6, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(6, 16, 3)
         self.fc1 = nn.Linear(16 * side * side, 32)
         self.fc2 = nn.Linear(32, num_classes)
 
     def forward(self, images):
+        _check_images("lenet-filter", images, self.in_channels, self.image_size)
         x = F.max_pool2d(F.relu(self.conv1(images)), 2, 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
         x = F.relu(self.fc1(x.flatten(1)))
@@ -166,10 +183,11 @@ class CifarResNet(nn.Module):
 
     def __init__(self, blocks_per_stage, in_channels=3, image_size=32, num_classes=10):
         super().__init__()
-        if blocks_per_stage < 1:
+        if _checks.integer("CIFAR ResNet", "blocks_per_stage", blocks_per_stage) < 1:
             raise ValueError(f"CIFAR ResNet: blocks per stage must be >= 1, got {blocks_per_stage}")
         self.blocks_per_stage = blocks_per_stage
         _check_spec(f"resnet{self.depth}", in_channels, image_size, num_classes)
+        self.in_channels = in_channels
         self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.layer1 = self._stage(16, 16, 1)
@@ -194,6 +212,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, images):
+        _check_images(f"resnet{self.depth}", images, self.in_channels)
         x = F.relu(self.bn1(self.conv1(images)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(x.mean((2, 3)))
@@ -234,9 +253,11 @@ class VGG16(nn.Module):
             layers += [conv, nn.BatchNorm2d(c), nn.ReLU()]
             channels = c
         self.features = nn.Sequential(*layers)
+        self.in_channels, self.image_size = in_channels, image_size
         self.classifier = nn.Linear(channels * side * side, num_classes)
 
     def forward(self, images):
+        _check_images("vgg16", images, self.in_channels, self.image_size)
         return self.classifier(self.features(images).flatten(1))
 
 
@@ -287,6 +308,8 @@ def make_model(name, in_channels=1, image_size=28, num_classes=10):
         >>> model(torch.zeros(1, 3, 32, 32)).shape
         torch.Size([1, 10])
     """
+    if not isinstance(name, str):
+        raise TypeError(f"make_model: name must be a str, got {type(name).__name__}")
     if name not in _MODELS:
         raise ValueError(f"unknown model '{name}' (--model); valid: {', '.join(_MODELS)}")
     return _MODELS[name](in_channels, image_size, num_classes)

@@ -2,7 +2,7 @@
 is Error Map Pruning), and its quantized-training forms ``QuantConv2d`` and ``QuantLinear``."""
 import torch
 
-from skiptrain import ops
+from skiptrain import _checks, ops
 
 
 class EMPConv2d(torch.nn.Conv2d):
@@ -29,10 +29,7 @@ class EMPConv2d(torch.nn.Conv2d):
         super().__init__(*args, **kwargs)
         if self.padding_mode != "zeros":
             raise ValueError(f"EMPConv2d: padding_mode={self.padding_mode!r} is not supported, only 'zeros'")
-        _check_settings(keep, gamma1, gamma2)
-        self.keep = float(keep)
-        self.gamma1 = float(gamma1)
-        self.gamma2 = float(gamma2)
+        self.keep, self.gamma1, self.gamma2 = ops._settings("EMPConv2d", keep, gamma1, gamma2)
 
     @classmethod
     def from_conv(cls, conv, keep=1.0, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2):
@@ -48,6 +45,9 @@ class EMPConv2d(torch.nn.Conv2d):
         Example:
             >>> emp = EMPConv2d.from_conv(torch.nn.Conv2d(3, 8, 3), keep=0.5)
         """
+        if not isinstance(conv, torch.nn.Conv2d):
+            raise TypeError(f"EMPConv2d.from_conv: conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
+        settings = ops._settings("EMPConv2d", keep, gamma1, gamma2)
         if conv.padding_mode != "zeros":
             raise ValueError(f"EMPConv2d: padding_mode={conv.padding_mode!r} is not supported, only 'zeros'")
         if isinstance(conv.padding, str):
@@ -59,12 +59,21 @@ class EMPConv2d(torch.nn.Conv2d):
         new._parameters = conv._parameters
         new._buffers = conv._buffers
         new._modules = conv._modules
-        _check_settings(keep, gamma1, gamma2)
-        new.keep, new.gamma1, new.gamma2 = float(keep), float(gamma1), float(gamma2)
+        new.keep, new.gamma1, new.gamma2 = settings
         return new
 
     def forward(self, input):
+        self._check_input(input)
         return self._emp_conv(input, self.weight)
+
+    def _check_input(self, input):
+        _checks.tensor("EMPConv2d", "input", input, "[N, C_in, H, W] or [C_in, H, W]", dims=(3, 4), floating=True)
+        # The device only: under autocast the input's dtype differs from the weight's on purpose.
+        if input.device != self.weight.device:
+            raise ValueError(f"EMPConv2d: input is on {input.device} but the weight is on {self.weight.device}")
+        if input.shape[-3] != self.in_channels:
+            raise ValueError(f"EMPConv2d: input must have {self.in_channels} channels (dim -3), got shape "
+                             f"{list(input.shape)}")
 
     def _emp_conv(self, input, weight):
         if self.keep < 1.0 and self.training and torch.is_grad_enabled():
@@ -77,13 +86,6 @@ class EMPConv2d(torch.nn.Conv2d):
 
     def extra_repr(self):
         return super().extra_repr() + f", keep={self.keep}, gamma1={self.gamma1}, gamma2={self.gamma2}"
-
-
-def _check_settings(keep, gamma1, gamma2):
-    if not (0.0 < float(keep) <= 1.0):
-        raise ValueError(f"EMPConv2d: keep must be in (0, 1], got keep={keep}")
-    if float(gamma1) < 0 or float(gamma2) < 0:
-        raise ValueError(f"EMPConv2d: gamma1 and gamma2 must be >= 0, got gamma1={gamma1}, gamma2={gamma2}")
 
 
 class QuantConv2d(EMPConv2d):
@@ -107,6 +109,7 @@ class QuantConv2d(EMPConv2d):
         self.bits, self.grad_bits = _check_widths(bits, grad_bits)
 
     def forward(self, input):
+        self._check_input(input)
         output = self._emp_conv(_quantize_operand(input, self.bits), _quantize_operand(self.weight, self.bits))
         return _quantize_error(output, self.grad_bits)
 

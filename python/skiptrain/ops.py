@@ -8,21 +8,25 @@ output channels with the highest score
 ``gamma1*||W_j||_1/mean_i||W_i||_1 + gamma2*||delta_j||_1/mean_i||delta_i||_1``; the other
 filters get exactly zero gradient.
 """
+import numbers
+
 import torch
+
+from skiptrain import _checks
 
 DEFAULT_GAMMA1 = 1.0
 DEFAULT_GAMMA2 = 1.0
 
 
-def _pair(value, name):
-    if isinstance(value, int):
-        return [value, value]
-    value = list(value)
-    if len(value) == 1:
-        return [int(value[0]), int(value[0])]
-    if len(value) != 2:
+def _pair(value, name, low):
+    if isinstance(value, numbers.Integral):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"emp_conv2d: {name} must be an int or a pair of ints, got {type(value).__name__}")
+    value = [_checks.integer("emp_conv2d", name, v, low) for v in value]
+    if len(value) not in (1, 2):
         raise ValueError(f"emp_conv2d: {name} must be an int or a pair of ints, got {value}")
-    return [int(v) for v in value]
+    return value * 2 if len(value) == 1 else value
 
 
 def _padding(padding, weight, dilation, stride):
@@ -41,7 +45,31 @@ def _padding(padding, weight, dilation, stride):
                 pads.append(total // 2)
             return pads
         raise ValueError(f"emp_conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    return _pair(padding, "padding")
+    return _pair(padding, "padding", 0)
+
+
+def _settings(where, keep, gamma1, gamma2):
+    """keep in (0, 1], gamma1 and gamma2 >= 0, as floats."""
+    return (_checks.real(where, "keep", keep, 0.0, 1.0, low_open=True),
+            _checks.real(where, "gamma1", gamma1, 0.0), _checks.real(where, "gamma2", gamma2, 0.0))
+
+
+def _check_conv(input, weight, bias, groups):
+    where = "emp_conv2d"
+    _checks.tensor(where, "input", input, "[N, C_in, H, W]", dims=4, floating=True)
+    _checks.tensor(where, "weight", weight, "[C_out, C_in/groups, kh, kw]", dims=4, floating=True)
+    if bias is not None:
+        _checks.tensor(where, "bias", bias, "[C_out]", dims=1, floating=True)
+    _checks.same_dtype_and_device(where, "input", input, weight=weight, bias=bias)
+    groups = _checks.integer(where, "groups", groups, 1)
+    c_out, c_per_group = weight.shape[0], weight.shape[1]
+    if c_out % groups or input.shape[1] != c_per_group * groups:
+        raise ValueError(f"emp_conv2d: weight of shape {list(weight.shape)} with groups={groups} needs input "
+                         f"[N, {c_per_group * groups}, H, W] and C_out divisible by groups, got input shape "
+                         f"{list(input.shape)}")
+    if bias is not None and bias.shape[0] != c_out:
+        raise ValueError(f"emp_conv2d: bias must have shape [{c_out}], got shape {list(bias.shape)}")
+    return groups
 
 
 def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, keep=1.0,
@@ -61,16 +89,26 @@ def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     Returns:
         ``[N, C_out, H_out, W_out]``, equal to ``torch.nn.functional.conv2d``'s output.
 
+    Raises:
+        TypeError: a non-tensor, an integer dtype, dtypes that differ, a non-number setting.
+        ValueError: shapes that do not fit, tensors on different devices, a setting out of range.
+
     Example:
         >>> x = torch.randn(8, 16, 32, 32, requires_grad=True)
         >>> w = torch.randn(32, 16, 3, 3, requires_grad=True)
         >>> emp_conv2d(x, w, padding=1, keep=0.25).sum().backward()  # 8 of 32 filters get gradients
     """
-    stride = _pair(stride, "stride")
-    dilation = _pair(dilation, "dilation")
+    groups = _check_conv(input, weight, bias, groups)
+    keep, gamma1, gamma2 = _settings("emp_conv2d", keep, gamma1, gamma2)
+    stride = _pair(stride, "stride", 1)
+    dilation = _pair(dilation, "dilation", 1)
     padding = _padding(padding, weight, dilation, stride)
-    return torch.ops.skiptrain.emp_conv2d(input, weight, bias, stride, padding, dilation, int(groups),
-                                          float(keep), float(gamma1), float(gamma2))
+    for d in range(2):
+        if input.shape[2 + d] + 2 * padding[d] < dilation[d] * (weight.shape[2 + d] - 1) + 1:
+            raise ValueError(f"emp_conv2d: input of shape {list(input.shape)} with padding {padding} is smaller "
+                             f"than the dilated kernel of weight {list(weight.shape)}")
+    return torch.ops.skiptrain.emp_conv2d(input, weight, bias, stride, padding, dilation, groups,
+                                          keep, gamma1, gamma2)
 
 
 def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
@@ -89,7 +127,15 @@ def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
         >>> select_channels(torch.randn(4, 8, 5, 5), torch.randn(8, 3, 3, 3), keep=0.5)
         tensor([...])
     """
-    return torch.ops.skiptrain.select_channels(grad_output, weight, float(keep), float(gamma1), float(gamma2))
+    where = "select_channels"
+    _checks.tensor(where, "grad_output", grad_output, "[N, C_out, H_out, W_out]", dims=4, floating=True)
+    _checks.tensor(where, "weight", weight, floating=True)
+    _checks.same_dtype_and_device(where, "grad_output", grad_output, weight=weight)
+    if weight.dim() < 1 or weight.shape[0] != grad_output.shape[1]:
+        raise ValueError(f"select_channels: weight must have shape [{grad_output.shape[1]}, ...] (C_out of "
+                         f"grad_output), got shape {list(weight.shape)}")
+    keep, gamma1, gamma2 = _settings(where, keep, gamma1, gamma2)
+    return torch.ops.skiptrain.select_channels(grad_output, weight, keep, gamma1, gamma2)
 
 
 def quantize(x, bits, stochastic=False):

@@ -95,7 +95,8 @@ def test_resume_refuses_a_checkpoint_of_another_model(trainer, tiny_mnist, tmp_p
     train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "run.pt")
     proc, _ = run_trainer(trainer, "train", *BASE, "--data-dir", tiny_mnist, "--model", "lenet-filter",
                           "--checkpoint", tmp_path / "run.pt", "--resume", check=False)
-    assert proc.returncode == 2 and "run.pt" in proc.stderr
+    assert proc.returncode == 2
+    assert "run.pt: checkpoint of --model lenet5" in proc.stderr and "asks for --model lenet-filter" in proc.stderr
 
 
 def test_resume_from_missing_checkpoint_is_named(trainer, tiny_mnist, tmp_path):

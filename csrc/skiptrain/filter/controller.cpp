@@ -153,7 +153,10 @@ Feedback FilterController::observe(const Decision& decision, const torch::Tensor
     wrong = (predicted != f.labels).sum().item<int64_t>();
   }
 
-  threshold_.update(hits, decision.incoming);
+  // A NaN loss says nothing about where the stream's loss quantile lies, and counting it as Low
+  // would pull T_l down: a batch with one leaves T_l and its window alone (metrics still count it).
+  const bool has_nan = keep_losses.isnan().any().item<bool>() || q_losses.isnan().any().item<bool>();
+  if (!has_nan) threshold_.update(hits, decision.incoming);
   ++batches_;
   totals_.incoming += decision.incoming;
   totals_.kept += n_keep;

@@ -79,7 +79,8 @@ class FilterController {
 
   // Closes the loop for `decision`'s batch: kept_losses [|keep|] and query_losses [|query|] are the
   // main model's per-instance losses in decision order (any device). Labels the instances, updates
-  // T_l and the running metrics, and returns the filter's training targets.
+  // T_l and the running metrics, and returns the filter's training targets. NaN losses are labelled
+  // Low, and a batch holding one leaves T_l unchanged.
   Feedback observe(const Decision& decision, const torch::Tensor& kept_losses, const torch::Tensor& query_losses);
 
   // The current T_l.

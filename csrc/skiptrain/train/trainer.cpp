@@ -49,8 +49,6 @@ class Run {
     if (config_.resume) resume();
     MetricsLog metrics(config_.metrics_path, config_.resume ? counters_.iteration : -1);
     Progress progress(config_.progress, total_iterations_, counters_.iteration);
-    double running_loss = 0;
-    int64_t running_count = 0;
     bool interrupted = false;
 
     while (counters_.iteration < total_iterations_) {
@@ -65,23 +63,25 @@ class Run {
       const double loss = step(batch);
       train_s_ += seconds_since(step_start);
       if (!std::isnan(loss)) {
-        running_loss += loss;
-        ++running_count;
+        running_loss_ += loss;
+        ++running_count_;
       }
-      progress.update(counters_.iteration, counters_.instances_seen, running_count ? running_loss / running_count : 0);
+      progress.update(counters_.iteration, counters_.instances_seen, running_count_ ? running_loss_ / running_count_ : 0);
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
         const double flushed = flush_gathered();
         if (!std::isnan(flushed)) {
-          running_loss += flushed;
-          ++running_count;
+          running_loss_ += flushed;
+          ++running_count_;
         }
-        auto record = evaluate_now(running_count ? running_loss / running_count : NAN);
-        running_loss = 0;
-        running_count = 0;
-        save_checkpoint_if_asked();
+        auto record = evaluate_now(running_count_ ? running_loss_ / running_count_ : NAN);
+        running_loss_ = 0;
+        running_count_ = 0;
+        // The record first: a kill between the two then resumes from the previous checkpoint and
+        // writes the record again, where the other order would lose it.
         metrics.write(record);
+        save_checkpoint_if_asked();
         progress.message(describe(record));
       }
     }
@@ -175,9 +175,7 @@ class Run {
     auto loss = losses.mean();
     mean_loss = loss.item<double>();
     if (!std::isfinite(mean_loss))
-      throw TrainingError("loss is " + std::to_string(mean_loss) + " at iteration " +
-                          std::to_string(counters_.iteration + 1) + ": training diverged; lower --lr (now " +
-                          std::to_string(config_.lr) + ") and resume from the last checkpoint");
+      diverged("loss is " + std::to_string(mean_loss) + " at iteration " + std::to_string(counters_.iteration + 1));
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
@@ -219,6 +217,12 @@ class Run {
     return which.numel() == x.size(0) ? x : x.index_select(0, which);
   }
 
+  // Stops the run before the diverged state can reach a checkpoint.
+  [[noreturn]] void diverged(const std::string& what) const {
+    throw TrainingError(what + ": training diverged; lower --lr (now " + std::to_string(config_.lr) +
+                        ") and resume from the last checkpoint");
+  }
+
   // Cross-entropy of each instance -> [N].
   torch::Tensor per_instance_loss(const torch::Tensor& images, const torch::Tensor& labels) {
     auto logits = model_->forward(images);
@@ -238,6 +242,9 @@ class Run {
     const auto eval_start = Clock::now();
     const Evaluation e = evaluate(*model_, data_.test, data_.info);
     eval_s_ += seconds_since(eval_start);
+    // The last step's loss was finite but its update can still have left non-finite weights.
+    if (!std::isfinite(e.loss))
+      diverged("test loss is " + std::to_string(e.loss) + " after iteration " + std::to_string(counters_.iteration));
     best_acc_ = std::max(best_acc_, e.accuracy);
     last_acc_ = e.accuracy;
     last_loss_ = e.loss;
@@ -295,6 +302,8 @@ class Run {
                                            stream_->position()},
                                           torch::kLong);
     c.tensors["scores"] = torch::tensor({best_acc_, last_acc_, last_loss_, train_s_}, torch::kFloat64);
+    // The training loss since the last evaluation, so that an interrupted run's next record is exact.
+    c.tensors["running_loss"] = torch::tensor({running_loss_, static_cast<double>(running_count_)}, torch::kFloat64);
     c.tensors["rng"] = at::detail::getDefaultCPUGenerator().get_state();
     save_checkpoint(config_.checkpoint_path, c);
   }
@@ -321,6 +330,12 @@ class Run {
     last_acc_ = scores[1].item<double>();
     last_loss_ = scores[2].item<double>();
     train_s_ = scores[3].item<double>();
+    // Absent from checkpoints written before it was added (same format version): start from zero.
+    if (const auto running = c.tensors.find("running_loss"); running != c.tensors.end()) {
+      if (running->second.numel() != 2) throw InputError(path + ": corrupt running loss");
+      running_loss_ = running->second[0].item<double>();
+      running_count_ = running->second[1].item<int64_t>();
+    }
     at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the default's state
     generator.set_state(require_entry(c.tensors, "rng", path));
   }
@@ -378,6 +393,8 @@ class Run {
   Counters counters_;
   double best_acc_ = 0, last_acc_ = 0, last_loss_ = 0;
   double train_s_ = 0, data_s_ = 0, eval_s_ = 0;
+  double running_loss_ = 0;  // sum of the step losses since the last evaluation
+  int64_t running_count_ = 0;
 };
 
 }  // namespace

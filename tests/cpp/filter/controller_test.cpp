@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 #include <vector>
@@ -274,6 +275,68 @@ TEST(FilterController, ThresholdBoundedUnderAdversarialLossStreams) {
   for (int i = 0; i < 200; ++i) {  // non-finite losses never make T_l non-finite
     feed(i % 2 ? inf : nan, 3.0);
     check();
+  }
+}
+
+// One batch of 32 with filter margins z_i = i (so the budget rule keeps the top of the batch)
+// and the losses `loss(i)`, in decision order.
+void feed_budget(FilterController& c, const std::function<double(int64_t)>& loss) {
+  std::vector<double> z(32);
+  for (int64_t i = 0; i < 32; ++i) z[i] = static_cast<double>(i) / 8;
+  const Decision d = c.decide(logits_for(z));
+  auto losses_of = [&](const torch::Tensor& indices) {
+    auto out = torch::empty({indices.numel()}, torch::kFloat64);
+    for (int64_t j = 0; j < indices.numel(); ++j) out[j] = loss(indices[j].item<int64_t>());
+    return out;
+  };
+  c.observe(d, losses_of(d.keep), losses_of(d.query));
+}
+
+TEST(FilterController, DefaultControlStaysBoundedUnderAdversarialStreams) {
+  FilterController c{FilterOptions{}};  // budget control, warm-up, query floor: what the trainer runs
+  const auto& o = c.options();
+  const double inf = std::numeric_limits<double>::infinity();
+  auto run = [&](int batches, const std::function<double(int64_t)>& loss) {
+    for (int b = 0; b < batches; ++b) {
+      feed_budget(c, loss);
+      ASSERT_TRUE(std::isfinite(c.threshold()));
+      ASSERT_GE(c.threshold(), o.threshold_min);
+      ASSERT_LE(c.threshold(), o.threshold_max);
+    }
+  };
+  // A 5% step per batch: 283 batches from 1 to the floor, 425 from the floor to the ceiling.
+  run(600, [](int64_t) { return 0.0; });
+  EXPECT_DOUBLE_EQ(c.threshold(), o.threshold_min);
+  run(600, [inf](int64_t) { return inf; });
+  EXPECT_DOUBLE_EQ(c.threshold(), o.threshold_max);
+  run(600, [](int64_t) { return 1e300; });
+  EXPECT_DOUBLE_EQ(c.threshold(), o.threshold_max);
+  for (int b = 0; b < 200; ++b) {  // alternating all-zero and huge batches
+    run(1, [](int64_t) { return 0.0; });
+    run(1, [](int64_t) { return 1e30; });
+  }
+}
+
+TEST(FilterController, NaNLossesDoNotMoveTheThreshold) {
+  for (const char* control : {"budget", "paper"}) {
+    SCOPED_TRACE(control);
+    FilterOptions o;
+    o.control = control;
+    o.warmup_batches = 2;
+    FilterController c(o);
+    for (int b = 0; b < 30; ++b) feed_budget(c, [](int64_t i) { return 0.1 * static_cast<double>(i); });
+    const double before = c.threshold();
+    const double r_th = c.r_th();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    // All NaN, and one NaN among ordinary losses: neither labels the stream, neither moves T_l.
+    for (int b = 0; b < 100; ++b) feed_budget(c, [nan](int64_t) { return nan; });
+    for (int b = 0; b < 100; ++b) feed_budget(c, [nan](int64_t i) { return i == 31 ? nan : 0.0; });
+    EXPECT_EQ(c.threshold(), before);
+    EXPECT_EQ(c.r_th(), r_th);
+    EXPECT_EQ(c.batches(), 230);  // the batches still count
+    // Finite losses move it again.
+    feed_budget(c, [](int64_t) { return 0.0; });
+    EXPECT_NE(c.threshold(), before);
   }
 }
 

@@ -105,4 +105,25 @@ TEST(Checkpoint, ForeignFileIsRefused) {
             std::string::npos);
 }
 
+TEST(Checkpoint, OtherFormatVersionIsRefusedNamingBoth) {
+  skiptrain::test::TempDir dir;
+  c10::impl::GenericDict newer(c10::StringType::get(), c10::AnyType::get());
+  newer.insert("format", std::string("skiptrain-checkpoint"));
+  newer.insert("version", skiptrain::train::kCheckpointVersion + 1);
+  const auto bytes = torch::pickle_save(newer);
+  skiptrain::test::write_file(dir.file("newer.pt"), std::vector<unsigned char>(bytes.begin(), bytes.end()));
+  const auto message = error_of([&] { load_checkpoint(dir.file("newer.pt")); });
+  EXPECT_NE(message.find("newer.pt: checkpoint format version 2, this skiptrain reads 1"), std::string::npos)
+      << message;
+}
+
+TEST(Checkpoint, ImplausibleModelSpecIsRefusedBeforeAnyModelIsBuilt) {
+  skiptrain::test::TempDir dir;
+  auto c = sample();
+  c.spec.image_size = int64_t{1} << 40;  // a model of this size would exhaust memory while being built
+  save_checkpoint(dir.file("run.pt"), c);
+  const auto message = error_of([&] { load_checkpoint(dir.file("run.pt")); });
+  EXPECT_NE(message.find("'image_size' is 1099511627776"), std::string::npos) << message;
+}
+
 }  // namespace
