@@ -168,12 +168,14 @@ class Run {
   }
 
   // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
-  // Returns the detached per-instance losses and sets `mean_loss`.
-  torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss) {
+  // The step's loss is the sum of the per-instance losses over `divisor` (the batch's size when 0).
+  // Returns the detached per-instance losses and sets `mean_loss` (their mean).
+  torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
+                         int64_t divisor = 0) {
     const int64_t k = labels.size(0);
     auto losses = per_instance_loss(images, labels);
-    auto loss = losses.mean();
-    mean_loss = loss.item<double>();
+    auto loss = losses.sum() / static_cast<double>(divisor > 0 ? divisor : k);
+    mean_loss = losses.detach().mean().item<double>();
     if (!std::isfinite(mean_loss))
       diverged("loss is " + std::to_string(mean_loss) + " at iteration " + std::to_string(counters_.iteration + 1));
     optimizer_->zero_grad();
@@ -189,10 +191,13 @@ class Run {
   }
 
   // --- accumulate batching (see kept_batcher.h) ------------------------------------------
+  // A gathered batch trains with its loss summed over --batch-size, so the partial batch an
+  // evaluation flushes weighs its instances as a full batch would; averaged over its own few
+  // (all hard) instances, one flush moved a LeNet from 98% to 68% test accuracy.
   double train_gathered() {
     const GatheredBatch gathered = batcher_->take();
     double mean_loss = NAN;
-    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss));
+    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss, config_.batch_size));
     return mean_loss;
   }
 
