@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import skiptrain  # noqa: E402
 
-from compare_methods import cpu_model  # noqa: E402
+from trainer_runs import cpu_model  # noqa: E402
 
 # (name, batch, C_in, H, C_out, kernel, padding)
 SHAPES = [

@@ -9,6 +9,14 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from .results import mean_curve, method_order, runs_of  # noqa: E402
 
 
+def _save(fig, path):
+    """Lays out, writes and closes `fig`; returns `path`."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def accuracy_vs_macs(doc, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in method_order(doc):
@@ -19,10 +27,7 @@ def accuracy_vs_macs(doc, path):
     ax.set_title(f"{doc['preset']}: test accuracy against computation")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def eif_filter(doc, path):
@@ -43,10 +48,7 @@ def eif_filter(doc, path):
     for ax in (kept, threshold):
         ax.grid(alpha=0.3)
     kept.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def emp_channels(doc, path):
@@ -71,10 +73,7 @@ def emp_channels(doc, path):
     ax.set_ylabel("error-map channels in backward")
     ax.set_title(f"{doc['preset']}: channels kept by Error Map Pruning per conv layer")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_all(doc, out_dir):

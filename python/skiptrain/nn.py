@@ -149,8 +149,8 @@ class QuantLinear(torch.nn.Linear):
         return super().extra_repr() + f", bits={self.bits}, grad_bits={self.grad_bits}"
 
 
-def _check_widths(bits, grad_bits):
-    bits, grad_bits = int(bits), int(grad_bits)
+def _check_widths(bits, grad_bits, where="quant"):
+    bits, grad_bits = _checks.integer(where, "bits", bits), _checks.integer(where, "grad_bits", grad_bits)
     if bits != 32 and not 2 <= bits <= 16:
         raise ValueError(f"bits must be between 2 and 16, or 32 for float; got bits={bits}")
     if grad_bits != 0 and not 2 <= grad_bits <= 16:

@@ -27,7 +27,7 @@ def convert(model, bits=8, grad_bits=0, exclude=(), inplace=True):
         >>> net = skiptrain.emp.convert(net, keep=0.5)
         >>> net = skiptrain.quant.convert(net, bits=8)
     """
-    bits, grad_bits = _check_widths(bits, grad_bits)
+    bits, grad_bits = _check_widths(bits, grad_bits, "quant.convert")
     if isinstance(exclude, str):
         exclude = [exclude]
     if not inplace:

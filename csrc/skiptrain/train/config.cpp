@@ -4,6 +4,7 @@
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
+#include "skiptrain/ops/quantize.h"
 #include "skiptrain/train/methods.h"
 
 #include <algorithm>
@@ -57,10 +58,12 @@ void TrainConfig::validate() const {
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
   }
-  require(quant.bits == nn::kFloatBits || (quant.bits >= 2 && quant.bits <= 16),
-          "--quant-bits: must be between 2 and 16, or 32 for float, got " + std::to_string(quant.bits));
-  require(quant.grad_bits == 0 || (quant.grad_bits >= 2 && quant.grad_bits <= 16),
-          "--quant-grad-bits: must be between 2 and 16, or 0 for float error maps, got " +
+  const auto width_ok = [](int64_t bits) { return bits >= kMinQuantBits && bits <= kMaxQuantBits; };
+  const std::string widths = "between " + std::to_string(kMinQuantBits) + " and " + std::to_string(kMaxQuantBits);
+  require(!quant.quantizes_operands() || width_ok(quant.bits),
+          "--quant-bits: must be " + widths + ", or 32 for float, got " + std::to_string(quant.bits));
+  require(!quant.quantizes_errors() || width_ok(quant.grad_bits),
+          "--quant-grad-bits: must be " + widths + ", or 0 for float error maps, got " +
               std::to_string(quant.grad_bits));
   peers.validate(method);
   require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
