@@ -125,6 +125,44 @@ def test_pruned_matches_sliced_reference(case, keep, dtype):
         assert torch.count_nonzero(bg.grad[pruned]) == 0
 
 
+# Channels-last tensors (a channels-last model): C_in multiples of 16 take the NHWC kernels (3x3
+# "same", 1x1, 5x5 with little padding, odd widths, batch 1); the strided case falls back.
+CHANNELS_LAST_CASES = [
+    ("cl3x3", (3, 16, 8, 8), 16, 3, 1, 1, 1, 1, True),
+    ("cl3x3odd", (2, 32, 7, 9), 24, 3, 1, 1, 1, 1, False),
+    ("cl3x3c64", (2, 64, 6, 6), 64, 3, 1, 1, 1, 1, False),
+    ("cl3x3nopad", (2, 16, 9, 6), 8, 3, 1, 0, 1, 1, True),
+    ("cl1x1", (2, 32, 5, 5), 16, 1, 1, 0, 1, 1, True),
+    ("cl5x5", (2, 16, 9, 9), 16, 5, 1, 1, 1, 1, False),
+    ("clbatch1", (1, 48, 4, 4), 10, 3, 1, 2, 1, 1, True),
+    ("clstrided", (2, 16, 9, 9), 16, 3, 2, 1, 1, 1, False),
+]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.25])
+@pytest.mark.parametrize("case", CHANNELS_LAST_CASES, ids=[c[0] for c in CHANNELS_LAST_CASES])
+def test_channels_last_matches_sliced_reference(case, keep):
+    cl = torch.channels_last
+    x, w, b, a = sample_inputs(case, seed=2)
+    y = F.conv2d(x, w, b, **a)
+    delta = torch.randn(y.shape) * torch.linspace(0.5, 2.0, w.shape[0])[torch.randperm(w.shape[0])].view(1, -1, 1, 1)
+    kept = reference_kept(delta, w, keep)
+    assert torch.equal(ops.select_channels(delta.contiguous(memory_format=cl), w.contiguous(memory_format=cl), keep),
+                       kept)
+    xg = x.contiguous(memory_format=cl).requires_grad_(True)
+    wg = w.contiguous(memory_format=cl).requires_grad_(True)
+    bg = b.clone().requires_grad_(True) if b is not None else None
+    ops.emp_conv2d(xg, wg, bg, keep=keep, **a).backward(delta.contiguous(memory_format=cl))
+    ri, rw, rb = reference_emp_grads(x, w, b, a, delta, kept)
+    torch.testing.assert_close(xg.grad, ri, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(wg.grad, rw, rtol=1e-4, atol=1e-4)
+    if b is not None:
+        torch.testing.assert_close(bg.grad, rb, rtol=1e-4, atol=1e-4)
+    pruned = torch.ones(w.shape[0], dtype=torch.bool)
+    pruned[kept] = False
+    assert torch.count_nonzero(wg.grad[pruned]) == 0
+
+
 def test_selection_on_crafted_input():
     scale = torch.tensor([1.0, 5.0, 2.0, 7.0, 3.0, 0.5, 6.0, 4.0])
     delta = torch.ones(3, 8, 4, 4) * scale.view(1, -1, 1, 1)

@@ -32,6 +32,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
     std::array<bool, 3> output_mask);
 
+// True when the CPU pruned backward of a float32 conv with these settings has a kernel for
+// channels-last tensors on this CPU, so a channels-last model stays channels-last through it
+// (otherwise its tensors are converted to NCHW for the pruned backward).
+bool emp_backward_keeps_channels_last(int64_t in_channels, int64_t kernel_h, int64_t kernel_w, c10::IntArrayRef stride,
+                                      c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups);
+
 namespace detail {
 // Checks shapes, dtypes, devices and settings; every message names the argument.
 void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,

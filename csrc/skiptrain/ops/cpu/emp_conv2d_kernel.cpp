@@ -9,6 +9,8 @@
 //    and W), scattered back. Never a mask. keep = 1 is ATen's dense backward, untouched.
 // Mirror-able: a CUDA file registers the same two functions at the CUDA key.
 #include "skiptrain/ops/emp_conv2d.h"
+#include "skiptrain/ops/cpu/emp_backward_nhwc.h"
+#include "skiptrain/ops/cpu/vector_width.h"
 #include "skiptrain/ops/select_channels.h"
 
 #include <ATen/ATen.h>
@@ -19,12 +21,6 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SKIPTRAIN_EMP_DIRECT 1
-#include <immintrin.h>
-#else
-#define SKIPTRAIN_EMP_DIRECT 0
-#endif
 
 namespace skiptrain {
 namespace {
@@ -140,24 +136,9 @@ SKIPTRAIN_EMP_PACK_AND_RUN(SKIPTRAIN_GW_KB, 4, 2)
 
 namespace {
 
-// 0: no direct kernel on this CPU; else floats per vector.
-int direct_vector_width() {
-#if SKIPTRAIN_EMP_DIRECT
-  static const int width = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return 16;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
-    return 0;
-  }();
-  return width;
-#else
-  return 0;
-#endif
-}
-
 bool direct_applies(const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride, int64_t groups) {
   const int64_t kw = weight.size(3);
-  return direct_vector_width() > 0 && input.scalar_type() == at::kFloat && input.device().is_cpu() &&
+  return cpu::emp_vector_width() > 0 && input.scalar_type() == at::kFloat && input.device().is_cpu() &&
          groups == 1 && stride[0] == 1 && stride[1] == 1 && (kw == 1 || kw == 3 || kw == 5 || kw == 7);
 }
 
@@ -166,7 +147,7 @@ bool direct_applies(const at::Tensor& input, const at::Tensor& weight, c10::IntA
 void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor& w, const at::Tensor& idx,
                      c10::IntArrayRef padding, c10::IntArrayRef dilation, std::array<bool, 3> mask, at::Tensor& gi,
                      at::Tensor& gw, at::Tensor& gb) {
-  const int vw = direct_vector_width();
+  const int vw = cpu::emp_vector_width();
   DirectArgs a;
   a.x = x.data_ptr<float>();
   a.go = go.data_ptr<float>();
@@ -332,16 +313,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
     return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding,
                                     dilation, false, no_out_pad, groups, output_mask);
   }
+  auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
+  at::Tensor gi, gw, gb;
+  if (output_mask[1]) gw = at::zeros_like(weight);
+  if (output_mask[2]) gb = at::zeros({c_out}, weight.options());
+  if (cpu::nhwc_backward_applies(input, weight, stride, padding, dilation, groups)) {
+    // Channels-last input (a channels-last model): grad_input stays channels-last.
+    if (output_mask[0]) gi = at::empty_like(input);
+    cpu::nhwc_backward(grad_output, input, weight, idx, padding, output_mask, gi, gw, gb);
+    return std::make_tuple(gi, gw, gb);
+  }
   auto go = grad_output.contiguous();
   auto x = input.contiguous();
   auto w = weight.contiguous();
-  auto idx = select_channels(go, w, keep, gamma1, gamma2);
-  at::Tensor gi, gw, gb;
   const bool direct = direct_applies(x, w, stride, groups);
   // The direct kernels write every grad_input element; the sliced path may leave groups untouched (zeros).
   if (output_mask[0]) gi = direct ? at::empty_like(x) : at::zeros_like(x);
-  if (output_mask[1]) gw = at::zeros_like(w);
-  if (output_mask[2]) gb = at::zeros({c_out}, w.options());
   if (direct) {
     backward_direct(go, x, w, idx, padding, dilation, output_mask, gi, gw, gb);
   } else {

@@ -30,8 +30,10 @@ double abs_sum(const T* p, int64_t n) {
   return s;
 }
 
+// Per-channel L1 norms of the error map [N, C, H, W], stored NCHW (channels_last = false) or
+// channels-last; parallel over instances, each thread summing into its own partial.
 template <typename T>
-std::vector<double> error_norms(const at::Tensor& go) {
+std::vector<double> error_norms(const at::Tensor& go, bool channels_last) {
   const int64_t N = go.size(0), C = go.size(1), HW = go.size(2) * go.size(3);
   const T* p = go.data_ptr<T>();
   const int threads = at::get_num_threads();
@@ -41,8 +43,21 @@ std::vector<double> error_norms(const at::Tensor& go) {
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, C * HW));
   at::parallel_for(0, N, grain, [&](int64_t begin, int64_t end) {
     auto& mine = partial[at::get_thread_num()];
-    for (int64_t n = begin; n < end; ++n)
-      for (int64_t c = 0; c < C; ++c) mine[c] += abs_sum(p + (n * C + c) * HW, HW);
+    if (!channels_last) {
+      for (int64_t n = begin; n < end; ++n)
+        for (int64_t c = 0; c < C; ++c) mine[c] += abs_sum(p + (n * C + c) * HW, HW);
+      return;
+    }
+    // Channels innermost: one instance's sums in T (vectorised over c), then added in double.
+    std::vector<T> lanes(C);
+    for (int64_t n = begin; n < end; ++n) {
+      std::fill(lanes.begin(), lanes.end(), T(0));
+      for (int64_t s = 0; s < HW; ++s) {
+        const T* px = p + (n * HW + s) * C;
+        for (int64_t c = 0; c < C; ++c) lanes[c] += std::abs(px[c]);
+      }
+      for (int64_t c = 0; c < C; ++c) mine[c] += lanes[c];
+    }
   });
   std::vector<double> total(C, 0.0);
   for (const auto& part : partial)
@@ -85,7 +100,13 @@ at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& 
 
   std::vector<double> score(C, 0.0);
   AT_DISPATCH_FLOATING_TYPES(grad_output.scalar_type(), "select_channels", [&] {
-    if (gamma2 != 0.0) add_normalised(score, error_norms<scalar_t>(grad_output.contiguous()), gamma2);
+    if (gamma2 != 0.0) {
+      // A channels-last error map (from a channels-last model) is read in place, not copied.
+      const bool channels_last = !grad_output.is_contiguous() &&
+                                 grad_output.is_contiguous(at::MemoryFormat::ChannelsLast);
+      add_normalised(score, error_norms<scalar_t>(channels_last ? grad_output : grad_output.contiguous(), channels_last),
+                     gamma2);
+    }
     if (gamma1 != 0.0) add_normalised(score, weight_norms<scalar_t>(weight.contiguous()), gamma1);
   });
   std::vector<int64_t> order(C);
