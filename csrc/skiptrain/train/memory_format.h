@@ -1,7 +1,7 @@
 // Memory layout of a run's tensors. oneDNN's dense convolutions are faster on
 // channels-last (NHWC) tensors on this class of CPU (measured on the 2-core dev
-// machine: ResNet-20 and LeNet-5 steps 4-20% faster), so dense runs keep conv
-// weights and image batches channels-last; Error Map Pruning's kernels are NCHW.
+// machine: ResNet-20 and LeNet-5 steps 4-20% faster), so runs keep conv weights and
+// image batches channels-last unless most pruned convs lack a channels-last EMP kernel.
 #pragma once
 
 #include <torch/nn/module.h>

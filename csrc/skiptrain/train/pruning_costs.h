@@ -17,6 +17,9 @@ struct PruningCosts {
   double selection_macs_per_instance = 0;
   double selection_macs_per_batch = 0;
   nlohmann::json kept_channels;         // {"layer name": [kept, C_out]} for pruned layers
+  // Share of the pruned layers' dense backward MACs whose pruned backward has a channels-last
+  // kernel (ops/emp_conv2d.h); 0 when nothing is pruned.
+  double channels_last_share = 0;
 };
 
 // Reads the EMP settings of the Conv2d layers behind `table`.

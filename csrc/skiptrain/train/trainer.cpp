@@ -110,9 +110,10 @@ class Run {
     table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
                          {1, spec_.in_channels, spec_.image_size, spec_.image_size});
     pruning_ = pruning_costs(table_);
-    // Dense convs run fastest channels-last (oneDNN); the pruned backward's kernels are NCHW, and
-    // converting at every pruned layer costs more than it gains. Each path gets its faster layout.
-    channels_last_ = !pruning_.any;
+    // Dense convs run fastest channels-last (oneDNN). A pruned backward without a channels-last
+    // kernel (ops/emp_conv2d.h) converts its tensors to NCHW, which costs more than channels-last
+    // gains, so a pruned model goes channels-last only when most of its pruned work has that kernel.
+    channels_last_ = !pruning_.any || pruning_.channels_last_share >= 0.5;
     if (channels_last_) use_channels_last(*model_);
     optimizer_ = std::make_unique<Sgd>(model_->parameters(),
                                        SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
