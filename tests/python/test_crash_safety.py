@@ -120,7 +120,9 @@ def test_checkpoint_writes_killed_at_random_never_replace_the_last_good_file(tra
     last = 0
     for _ in range(6):
         proc = start(cmd, "--resume") if (tmp_path / "run.pt").exists() else start(cmd)
-        wait_for_records(proc, tmp_path, last + 1)
+        # Two records on: an evaluation's record precedes its checkpoint, so only the second
+        # record guarantees a checkpoint past `last` (the first run has none before that).
+        wait_for_records(proc, tmp_path, last + 2)
         time.sleep(rng.uniform(0, 0.02))
         proc.kill()
         proc.wait()
