@@ -3,6 +3,7 @@
 // input, then runs the NHWC kernels of emp_conv2d_nhwc.h, compiled for AVX-512 and AVX2.
 #include "skiptrain/ops/cpu/emp_backward_nhwc.h"
 
+#include "skiptrain/ops/cpu/thread_partials.h"
 #include "skiptrain/ops/cpu/vector_width.h"
 #include "skiptrain/ops/emp_conv2d.h"
 
@@ -127,44 +128,25 @@ void nhwc_backward(const at::Tensor& grad_output, const at::Tensor& input, const
     a.wt = wt.data_ptr<float>();
     a.gi = grad_input.data_ptr<float>();
   }
-  const int64_t gw_size = a.K * a.KH * a.KW * a.Ci;
-  const int threads = at::get_num_threads();
-  std::vector<std::vector<float>> gw_part(threads);
-  std::vector<std::vector<double>> gb_part(threads);
+  ThreadPartials<float> gw_parts(a.need_gw ? a.K * a.KH * a.KW * a.Ci : 1);
+  ThreadPartials<double> gb_parts(a.K);
   at::parallel_for(0, input.size(0), 1, [&](int64_t begin, int64_t end) {
-    const int tid = at::get_thread_num();
-    auto& gw_local = gw_part[tid];
-    auto& gb_local = gb_part[tid];
-    if (gw_local.empty()) gw_local.assign(a.need_gw ? gw_size : 1, 0.0f);
-    if (gb_local.empty()) gb_local.assign(a.K, 0.0);
+    float* gw_local = gw_parts.mine();
+    double* gb_local = gb_parts.mine();
     // Zeroed once: the borders stay zero, the interiors are rewritten per instance.
     auto xp = at::zeros({a.need_gw ? Hp * a.Wp * a.Ci : 1}, at::kFloat);
     auto dqp = at::zeros({Hq * a.Wq * a.K}, at::kFloat);
 #if SKIPTRAIN_EMP_DIRECT
     if (vw == 16)
-      nhwc_avx512::instances(a, begin, end, xp.data_ptr<float>(), dqp.data_ptr<float>(), gw_local.data(),
-                             gb_local.data());
+      nhwc_avx512::instances(a, begin, end, xp.data_ptr<float>(), dqp.data_ptr<float>(), gw_local, gb_local);
     else
-      nhwc_avx2::instances(a, begin, end, xp.data_ptr<float>(), dqp.data_ptr<float>(), gw_local.data(),
-                           gb_local.data());
+      nhwc_avx2::instances(a, begin, end, xp.data_ptr<float>(), dqp.data_ptr<float>(), gw_local, gb_local);
 #endif
   });
-  if (a.need_gw) {
-    auto kept = at::zeros({a.K, a.KH, a.KW, a.Ci}, weight.options());
-    float* kp = kept.data_ptr<float>();
-    for (const auto& part : gw_part)
-      if (!part.empty())
-        for (int64_t i = 0; i < gw_size; ++i) kp[i] += part[i];
-    grad_weight.index_copy_(0, idx, kept.permute({0, 3, 1, 2}));
-  }
-  if (a.need_gb) {
-    auto kept = at::zeros({a.K}, at::TensorOptions().dtype(at::kDouble));
-    double* kp = kept.data_ptr<double>();
-    for (const auto& part : gb_part)
-      if (!part.empty())
-        for (int64_t k = 0; k < a.K; ++k) kp[k] += part[k];
-    grad_bias.index_copy_(0, idx, kept.to(grad_bias.scalar_type()));
-  }
+  // Kept rows [K, KH, KW, C_in] viewed as [K, C_in, KH, KW].
+  if (a.need_gw)
+    grad_weight.index_copy_(0, idx, gw_parts.total({a.K, a.KH, a.KW, a.Ci}, weight.scalar_type()).permute({0, 3, 1, 2}));
+  if (a.need_gb) grad_bias.index_copy_(0, idx, gb_parts.total({a.K}, grad_bias.scalar_type()));
 }
 
 }  // namespace skiptrain::cpu

@@ -10,6 +10,7 @@
 // Mirror-able: a CUDA file registers the same two functions at the CUDA key.
 #include "skiptrain/ops/emp_conv2d.h"
 #include "skiptrain/ops/cpu/emp_backward_nhwc.h"
+#include "skiptrain/ops/cpu/thread_partials.h"
 #include "skiptrain/ops/cpu/vector_width.h"
 #include "skiptrain/ops/select_channels.h"
 
@@ -206,15 +207,11 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
   a.wt_ptr = a.wt.data();
   a.jmask_ptr = a.jmask.data();
   a.tmask_ptr = a.tmask.data();
-  const int threads = at::get_num_threads();
-  std::vector<std::vector<float>> gw_part(threads);
-  std::vector<std::vector<double>> gb_part(threads);
+  cpu::ThreadPartials<float> gw_parts(a.need_gw ? a.K * a.Ci * a.T : 1);
+  cpu::ThreadPartials<double> gb_parts(a.K);
   at::parallel_for(0, a.N, 1, [&](int64_t begin, int64_t end) {
-    const int tid = at::get_thread_num();
-    auto& gw_local = gw_part[tid];
-    auto& gb_local = gb_part[tid];
-    if (gw_local.empty()) gw_local.assign(a.need_gw ? a.K * a.Ci * a.T : 1, 0.0f);
-    if (gb_local.empty()) gb_local.assign(a.K, 0.0);
+    float* gw_local = gw_parts.mine();
+    double* gb_local = gb_parts.mine();
     // 64-byte aligned (at::zeros), so the error-map loads of the kernels are aligned.
     auto xp = at::zeros({a.need_gw ? a.Ci * a.NB * a.Px : 1}, at::kFloat);
     auto dq = at::zeros({a.K * a.NB * a.Pd}, at::kFloat);
@@ -222,28 +219,14 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
 #if SKIPTRAIN_EMP_DIRECT
     if (vw == 16)
       emp_avx512::instances(a, begin, end, xp.data_ptr<float>(), dq.data_ptr<float>(), gip.data_ptr<float>(),
-                            gw_local.data(), gb_local.data());
+                            gw_local, gb_local);
     else
       emp_avx2::instances(a, begin, end, xp.data_ptr<float>(), dq.data_ptr<float>(), gip.data_ptr<float>(),
-                          gw_local.data(), gb_local.data());
+                          gw_local, gb_local);
 #endif
   });
-  if (a.need_gw) {
-    auto kept = at::zeros({a.K, a.Ci, a.KH, a.KW}, w.options());
-    float* kp = kept.data_ptr<float>();
-    for (const auto& part : gw_part)
-      if (!part.empty())
-        for (int64_t i = 0; i < kept.numel(); ++i) kp[i] += part[i];
-    gw.index_copy_(0, idx, kept);
-  }
-  if (a.need_gb) {
-    auto kept = at::zeros({a.K}, at::TensorOptions().dtype(at::kDouble));
-    double* kp = kept.data_ptr<double>();
-    for (const auto& part : gb_part)
-      if (!part.empty())
-        for (int64_t k = 0; k < a.K; ++k) kp[k] += part[k];
-    gb.index_copy_(0, idx, kept.to(gb.scalar_type()));
-  }
+  if (a.need_gw) gw.index_copy_(0, idx, gw_parts.total({a.K, a.Ci, a.KH, a.KW}, w.scalar_type()));
+  if (a.need_gb) gb.index_copy_(0, idx, gb_parts.total({a.K}, gb.scalar_type()));
 }
 
 // ATen's convolution backward on the gathered kept slice. Groups: when every group has one output

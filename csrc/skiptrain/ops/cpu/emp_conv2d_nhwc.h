@@ -36,7 +36,7 @@ static void nhwc_gather(const float* go, int64_t Ho, int64_t Wo, int64_t Co, con
         const float* src = go + (ho * Wo + wo) * Co;
         __m512 v;
         if (Co <= 16) {
-          v = _mm512_permutexvar_ps(iv, _mm512_maskz_loadu_ps(lo, src));
+          v = _mm512_maskz_permutexvar_ps(0xFFFF, iv, _mm512_maskz_loadu_ps(lo, src));  // maskz: GCC 12 warns on the unmasked form
         } else if (Co <= 32) {
           v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, src), iv, _mm512_maskz_loadu_ps(hi, src + 16));
         } else {
