@@ -1,6 +1,9 @@
 """Error Map Pruning from Python: skiptrain.ops.emp_conv2d, skiptrain.nn.EMPConv2d and
 skiptrain.emp.convert against torch.nn.functional.conv2d and a slow sliced reference."""
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -161,6 +164,17 @@ def test_channels_last_matches_sliced_reference(case, keep):
     pruned = torch.ones(w.shape[0], dtype=torch.bool)
     pruned[kept] = False
     assert torch.count_nonzero(wg.grad[pruned]) == 0
+
+
+@pytest.mark.parametrize("width", ["8", "0"], ids=["avx2", "aten-slice"])
+def test_narrower_kernel_paths_match_the_reference(width):
+    """The AVX2 kernels (8 floats per vector) and the ATen-on-the-kept-slice fallback (0), forced on
+    this CPU through SKIPTRAIN_EMP_VECTOR_WIDTH: the reference tests again, in a fresh process."""
+    env = dict(os.environ, SKIPTRAIN_EMP_VECTOR_WIDTH=width)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+                          "-k", "matches_sliced_reference"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout
 
 
 def test_selection_on_crafted_input():
