@@ -26,7 +26,18 @@ void check_side(int64_t side, const ModelSpec& spec, const char* model) {
                      " (--image-size) is too small for its convolutions and pools");
 }
 
-torch::Tensor pool2(const torch::Tensor& x) { return torch::max_pool2d(x, {2, 2}, {2, 2}); }
+// 2x2 max pooling, stride 2, odd sides floored: [N, C, H, W] -> [N, C, H/2, W/2].
+// Without autograd (the filter's decisions, loss-only forwards, evaluation) it is the maximum of
+// four strided views: the same values, and 4-10x faster than torch 1.13's CPU max_pool2d on
+// LeNet's small maps (64x6x14x14: 27 us vs 161 us channels-last, 37 vs 289 NCHW), which also
+// computes the argmax indices a backward needs. With autograd max_pool2d stays: torch::maximum's
+// backward is 3-8x slower than max_pool2d's.
+torch::Tensor pool2(const torch::Tensor& x) {
+  if (x.requires_grad() && at::GradMode::is_enabled()) return torch::max_pool2d(x, {2, 2}, {2, 2});
+  const int64_t h = x.size(2) / 2 * 2, w = x.size(3) / 2 * 2;
+  const auto rows = torch::maximum(x.slice(2, 0, h, 2), x.slice(2, 1, h, 2));
+  return torch::maximum(rows.slice(3, 0, w, 2), rows.slice(3, 1, w, 2));
+}
 
 }  // namespace
 
