@@ -139,15 +139,12 @@ class Run {
     Plan plan = selector_->plan(batch, ledger_);
     ledger_.add_dense(table_, batch.size());
 
-    torch::Tensor loss_only_losses = torch::empty({0});
-    if (plan.loss_only.numel() > 0) {
-      // Eval mode: a label-only pass must not move BatchNorm statistics, and works for one instance.
-      torch::NoGradGuard no_grad;
-      model_->eval();
-      loss_only_losses = per_instance_loss(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
-      model_->train();
-      ledger_.add_forward(cost::Phase::LossOnlyForward, table_, plan.loss_only.numel());
-    }
+    // With accumulate batching the loss-only forward waits for the next training step (see
+    // kept_batcher.h) unless the plan's selection needs the losses now.
+    const bool defer_queries = batcher_ && !plan.select_by_loss;
+    torch::Tensor loss_only_losses = defer_queries ? torch::Tensor() : torch::empty({0});
+    if (plan.loss_only.numel() > 0 && !defer_queries)
+      loss_only_losses = loss_only_forward(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
     if (plan.select_by_loss) plan.train = selector_->select(batch, plan, loss_only_losses, ledger_);
 
     double mean_loss = NAN;
@@ -165,6 +162,17 @@ class Run {
     counters_.instances_seen += batch.size();
     counters_.loss_only += plan.loss_only.numel();
     return mean_loss;
+  }
+
+  // The main model's per-instance losses [q] without grad, in eval mode (a label-only pass must not
+  // move BatchNorm statistics, and works for one instance); charges LossOnlyForward.
+  torch::Tensor loss_only_forward(const torch::Tensor& images, const torch::Tensor& labels) {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    auto losses = per_instance_loss(images, labels);
+    model_->train();
+    ledger_.add_forward(cost::Phase::LossOnlyForward, table_, labels.size(0));
+    return losses;
   }
 
   // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
@@ -195,10 +203,18 @@ class Run {
   // evaluation flushes weighs its instances as a full batch would; averaged over its own few
   // (all hard) instances, one flush moved a LeNet from 98% to 68% test accuracy.
   double train_gathered() {
+    run_deferred_queries();
     const GatheredBatch gathered = batcher_->take();
     double mean_loss = NAN;
     batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss, config_.batch_size));
     return mean_loss;
+  }
+
+  // The loss-only forwards the batcher holds back, as one forward, before the model changes.
+  void run_deferred_queries() {
+    if (batcher_->queries_waiting() == 0) return;
+    const QueryBatch queries = batcher_->take_queries();
+    batcher_->report_queries(loss_only_forward(queries.images, queries.labels));
   }
 
   void observe_completed() {
@@ -212,6 +228,7 @@ class Run {
   double flush_gathered() {
     double mean_loss = NAN;
     if (!batcher_) return mean_loss;
+    run_deferred_queries();
     while (batcher_->waiting() > 0) mean_loss = train_gathered();
     observe_completed();
     return mean_loss;
