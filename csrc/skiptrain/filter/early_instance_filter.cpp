@@ -33,7 +33,7 @@ Decision EarlyInstanceFilter::decide(const torch::Tensor& images) {
   last_forward_ = m;
   total_forward_ += m;
   if (m == 0) return controller_.decide(torch::empty({0, 2}, torch::kFloat32));
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   network_->eval();
   auto logits = network_->forward(images.detach());
   TORCH_CHECK(logits.dim() == 2 && logits.size(0) == m && logits.size(1) == 2,

@@ -167,7 +167,7 @@ class Run {
   // The main model's per-instance losses [q] without grad, in eval mode (a label-only pass must not
   // move BatchNorm statistics, and works for one instance); charges LossOnlyForward.
   torch::Tensor loss_only_forward(const torch::Tensor& images, const torch::Tensor& labels) {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
     model_->eval();
     auto losses = per_instance_loss(images, labels);
     model_->train();
