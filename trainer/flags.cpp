@@ -66,6 +66,8 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-init-threshold", f.init_threshold, "initial loss threshold T_l")->capture_default_str();
   cmd.add_option("--eif-train-batch", f.train_batch, "labelled instances gathered per filter step (0: every batch)")
       ->capture_default_str();
+  cmd.add_option("--eif-train-share", f.train_share, "share of each batch's labelled instances the filter trains on")
+      ->capture_default_str();
   cmd.add_option("--eif-warmup", f.warmup_batches, "first batches kept whole to start the filter")->capture_default_str();
   auto& p = c.peers;
   cmd.add_option("--smb-fraction", p.smb_fraction, "smb: share of incoming batches that train (schedule compressed)")

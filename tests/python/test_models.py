@@ -16,14 +16,14 @@ from torch import nn
 import skiptrain
 from skiptrain import cost, models
 
-NAMES = ["lenet5", "lenet-filter", "resnet8", "resnet20", "resnet32", "resnet44", "resnet56", "resnet74",
-         "resnet110", "vgg16"]
+NAMES = ["lenet5", "lenet-filter", "lenet-filter-slim", "resnet8", "resnet20", "resnet32", "resnet44", "resnet56",
+         "resnet74", "resnet110", "vgg16"]
 
 
 def spec_for(name):
     """(in_channels, image_size, num_classes): MNIST-shaped for the LeNets, CIFAR-shaped otherwise."""
     if name.startswith("lenet"):
-        return 1, 28, (2 if name == "lenet-filter" else 10)
+        return 1, 28, (2 if name.startswith("lenet-filter") else 10)
     return 3, 32, (2 if name == "resnet8" else 10)
 
 
@@ -111,6 +111,8 @@ def test_filter_costs_are_small():
     r110 = cost.count(models.make_model("resnet110", 3, 32, 10), (1, 3, 32, 32)).forward_macs
     r8 = cost.count(models.make_model("resnet8", 3, 32, 2), (1, 3, 32, 32)).forward_macs
     assert lenet_filter / lenet < 0.15
+    slim = cost.count(models.make_model("lenet-filter-slim", 1, 28, 2), (1, 1, 28, 28)).forward_macs
+    assert slim == 7056 + 7200 + 512 + 32
     assert r8 / r110 < 0.10
 
 

@@ -4,7 +4,10 @@
 
 #include "skiptrain/errors.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+
+#include <cmath>
 
 namespace skiptrain::filter {
 namespace {
@@ -33,7 +36,7 @@ Decision EarlyInstanceFilter::decide(const torch::Tensor& images) {
   last_forward_ = m;
   total_forward_ += m;
   if (m == 0) return controller_.decide(torch::empty({0, 2}, torch::kFloat32));
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   network_->eval();
   auto logits = network_->forward(images.detach());
   TORCH_CHECK(logits.dim() == 2 && logits.size(0) == m && logits.size(1) == 2,
@@ -51,12 +54,13 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
   Feedback feedback = controller_.observe(decision, kept_losses, query_losses);
   last_trained_ = 0;
   last_loss_ = 0;
-  const int64_t labelled = feedback.labelled.numel();
+  auto [which, labels, weights] = training_share(feedback, controller_.batches());
+  const int64_t labelled = which.numel();
   if (labelled > 0) {
     const auto device = images.device();
-    gathered_images_.push_back(images.detach().index_select(0, feedback.labelled.to(device)));
-    gathered_labels_.push_back(feedback.labels.to(device));
-    gathered_weights_.push_back(feedback.weights.to(device, images.scalar_type()));
+    gathered_images_.push_back(images.detach().index_select(0, which.to(device)));
+    gathered_labels_.push_back(labels.to(device));
+    gathered_weights_.push_back(weights.to(device, images.scalar_type()));
     gathered_count_ += labelled;
     gathered_batches_ += 1;
   }
@@ -65,6 +69,19 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
     train_on_gathered();
   }
   return feedback;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::training_share(const Feedback& feedback,
+                                                                                           int64_t batch) const {
+  const int64_t labelled = feedback.labelled.numel();
+  if (options_.train_share >= 1.0 || labelled == 0) return {feedback.labelled, feedback.labels, feedback.weights};
+  const auto n = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(options_.train_share * static_cast<double>(labelled) - 1e-9)));
+  // Seeded by the batch count: the same draw after a resume, and no shared generator disturbed.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(0x7a1253a7eULL + static_cast<uint64_t>(batch));
+  const auto pick = std::get<0>(torch::randperm(labelled, generator, torch::kInt64).narrow(0, 0, n).sort());
+  auto weights = feedback.weights.index_select(0, pick);
+  return {feedback.labelled.index_select(0, pick), feedback.labels.index_select(0, pick), weights / weights.sum()};
 }
 
 void EarlyInstanceFilter::train_on_gathered() {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 namespace skiptrain::filter {
 
@@ -81,6 +82,10 @@ class EarlyInstanceFilter {
   int64_t gathered_batches_ = 0;
 
   void train_on_gathered();
+  // The options.train_share subset of `feedback`'s labelled instances for batch number `batch`:
+  // (batch indices, labels, class weights renormalised to sum 1), all of them when the share is 1.
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> training_share(const Feedback& feedback,
+                                                                         int64_t batch) const;
 };
 
 }  // namespace skiptrain::filter

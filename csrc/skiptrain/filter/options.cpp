@@ -46,6 +46,7 @@ void FilterOptions::validate() const {
     reject("--eif-threshold-max", "finite and >= --eif-init-threshold", threshold_max);
   if (warmup_batches < 0) reject("--eif-warmup", ">= 0", warmup_batches);
   if (train_batch < 0) reject("--eif-train-batch", ">= 0", train_batch);
+  if (!(train_share > 0 && train_share <= 1)) reject("--eif-train-share", "in (0, 1]", train_share);
 }
 
 double FilterOptions::lr_at(int64_t iteration) const {

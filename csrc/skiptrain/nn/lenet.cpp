@@ -1,4 +1,4 @@
-// LeNet-5 and the slim LeNet filter; see lenet.h for the layer lists.
+// LeNet-5 and the slim LeNet filters; see lenet.h for the layer lists.
 #include "skiptrain/nn/lenet.h"
 
 #include "skiptrain/errors.h"
@@ -26,7 +26,18 @@ void check_side(int64_t side, const ModelSpec& spec, const char* model) {
                      " (--image-size) is too small for its convolutions and pools");
 }
 
-torch::Tensor pool2(const torch::Tensor& x) { return torch::max_pool2d(x, {2, 2}, {2, 2}); }
+// 2x2 max pooling, stride 2, odd sides floored: [N, C, H, W] -> [N, C, H/2, W/2].
+// Without autograd (the filter's decisions, loss-only forwards, evaluation) it is the maximum of
+// four strided views: the same values, and 4-10x faster than torch 1.13's CPU max_pool2d on
+// LeNet's small maps (64x6x14x14: 27 us vs 161 us channels-last, 37 vs 289 NCHW), which also
+// computes the argmax indices a backward needs. With autograd max_pool2d stays: torch::maximum's
+// backward is 3-8x slower than max_pool2d's.
+torch::Tensor pool2(const torch::Tensor& x) {
+  if (x.requires_grad() && at::GradMode::is_enabled()) return torch::max_pool2d(x, {2, 2}, {2, 2});
+  const int64_t h = x.size(2) / 2 * 2, w = x.size(3) / 2 * 2;
+  const auto rows = torch::maximum(x.slice(2, 0, h, 2), x.slice(2, 1, h, 2));
+  return torch::maximum(rows.slice(3, 0, w, 2), rows.slice(3, 1, w, 2));
+}
 
 }  // namespace
 
@@ -53,20 +64,21 @@ torch::Tensor LeNet5Impl::forward(torch::Tensor images) {
   return fc3->forward(x);
 }
 
-LeNetFilterImpl::LeNetFilterImpl(const ModelSpec& spec) {
-  check_spec(spec, "lenet-filter");
+LeNetFilterImpl::LeNetFilterImpl(const ModelSpec& spec, LeNetFilterWidths widths, const char* name) {
+  check_spec(spec, name);
   int64_t side = conv_out(spec.image_size, 3, 2, 1) / 2;
   side = conv_out(side, 3, 1, 0) / 2;
-  check_side(side, spec, "lenet-filter");
-  conv1 = register_module("conv1", Conv2d(Conv2dOptions(spec.in_channels, 6, 3).with_stride(2).with_padding(1)));
-  conv2 = register_module("conv2", Conv2d(Conv2dOptions(6, 16, 3)));
-  fc1 = register_module("fc1", Linear(16 * side * side, 32));
-  fc2 = register_module("fc2", Linear(32, spec.num_classes));
+  check_side(side, spec, name);
+  conv1 = register_module("conv1",
+                          Conv2d(Conv2dOptions(spec.in_channels, widths.conv1, 3).with_stride(2).with_padding(1)));
+  conv2 = register_module("conv2", Conv2d(Conv2dOptions(widths.conv1, widths.conv2, 3)));
+  fc1 = register_module("fc1", Linear(widths.conv2 * side * side, widths.hidden));
+  fc2 = register_module("fc2", Linear(widths.hidden, spec.num_classes));
 }
 
 torch::Tensor LeNetFilterImpl::forward(torch::Tensor images) {
-  auto x = pool2(torch::relu(conv1->forward(images)));  // [N, 6, 7, 7] for 28x28
-  x = pool2(torch::relu(conv2->forward(x)));            // [N, 16, 2, 2]
+  auto x = pool2(torch::relu(conv1->forward(images)));  // [N, conv1, 7, 7] for 28x28
+  x = pool2(torch::relu(conv2->forward(x)));            // [N, conv2, 2, 2]
   x = torch::relu(fc1->forward(x.flatten(1)));
   return fc2->forward(x);
 }

@@ -1,5 +1,5 @@
 // LeNet-5, the paper's MNIST model, and "lenet-filter", the slim LeNet the paper uses as
-// the MNIST Early Instance Filter. Both are built from skiptrain::nn::Conv2d / Linear so the
+// the MNIST Early Instance Filter (and "lenet-filter-slim", a narrower one). Both are built from skiptrain::nn::Conv2d / Linear so the
 // cost ledger and Error Map Pruning see every layer; ReLU and max pooling are functional.
 // Module names (conv1, conv2, fc1, ...) equal those of python/skiptrain/models.py.
 #pragma once
@@ -23,14 +23,21 @@ class LeNet5Impl : public NetworkImpl {
   Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 };
 
-// The MNIST filter: conv3x3/2(6, padding 1) - relu - pool2 - conv3x3(16) - relu - pool2 -
-// fc(16*s*s, 32) - relu - fc(32, classes); s = 2 for 28x28 inputs (64 features).
-// The stride-2 first conv keeps it at ~8% of LeNet-5's forward MACs (paper: 9.5%); with stride 1
-// and the same layers it would cost ~34%.
+// Channel widths of a LeNet filter: conv1 filters, conv2 filters, fc1 units.
+struct LeNetFilterWidths {
+  int64_t conv1 = 6, conv2 = 16, hidden = 32;
+};
+
+// The MNIST filter: conv3x3/2(conv1, padding 1) - relu - pool2 - conv3x3(conv2) - relu - pool2 -
+// fc(conv2*s*s, hidden) - relu - fc(hidden, classes); s = 2 for 28x28 inputs.
+//  "lenet-filter" (6/16/32, the paper's 6/16 filters): ~8% of LeNet-5's forward MACs (paper: 9.5%);
+//    the stride-2 first conv keeps it there, with stride 1 and the same layers it would cost ~34%.
+//  "lenet-filter-slim" (4/8/16, [ours]): 14.8k MACs, 3.6% of LeNet-5's forward; see
+//    filter/options.h (FilterOptions, the filter model) for the experiment that chose it.
 class LeNetFilterImpl : public NetworkImpl {
  public:
   // Throws InputError when the image is too small for the two convs and pools.
-  explicit LeNetFilterImpl(const ModelSpec& spec);
+  explicit LeNetFilterImpl(const ModelSpec& spec, LeNetFilterWidths widths = {}, const char* name = "lenet-filter");
   // images [N, C, H, W] -> logits [N, num_classes]
   torch::Tensor forward(torch::Tensor images) override;
 

@@ -29,6 +29,10 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
   static const std::vector<std::pair<std::string, Factory>> models = {
       {"lenet5", [](const ModelSpec& s) -> Network { return std::make_shared<LeNet5Impl>(s); }},
       {"lenet-filter", [](const ModelSpec& s) -> Network { return std::make_shared<LeNetFilterImpl>(s); }},
+      {"lenet-filter-slim",
+       [](const ModelSpec& s) -> Network {
+         return std::make_shared<LeNetFilterImpl>(s, LeNetFilterWidths{4, 8, 16}, "lenet-filter-slim");
+       }},
       {"resnet8", resnet(1)},
       {"resnet20", resnet(3)},
       {"resnet32", resnet(5)},

@@ -12,8 +12,15 @@ KeptBatcher::KeptBatcher(int64_t batch_size) : batch_size_(batch_size) {
 
 void KeptBatcher::add(const data::Batch& batch, const Plan& plan, const torch::Tensor& loss_only_losses) {
   const int64_t k = plan.train.numel();
-  pending_.push_back({batch, plan, loss_only_losses, torch::empty({k}, torch::kFloat32), k});
   const int64_t entry = next_entry_++;
+  // Nothing queried: nothing to defer.
+  const bool deferred = !loss_only_losses.defined() && plan.loss_only.numel() > 0;
+  const auto losses = deferred ? torch::Tensor() : loss_only_losses.defined() ? loss_only_losses : torch::empty({0});
+  pending_.push_back({batch, plan, losses, torch::empty({k}, torch::kFloat32), k});
+  if (deferred) {
+    query_entries_.push_back(entry);
+    queries_waiting_ += plan.loss_only.numel();
+  }
   if (k == 0) return;
   images_.push_back(batch.images.index_select(0, plan.train));
   labels_.push_back(batch.labels.index_select(0, plan.train));
@@ -55,8 +62,39 @@ void KeptBatcher::report(const GatheredBatch& taken, const torch::Tensor& losses
   }
 }
 
+QueryBatch KeptBatcher::take_queries() {
+  TORCH_CHECK(taken_query_entries_.empty(), "KeptBatcher::take_queries: the last taken queries were not reported");
+  std::vector<torch::Tensor> images, labels;
+  for (int64_t entry : query_entries_) {
+    const Pending& pending = pending_.at(entry - first_entry_);
+    images.push_back(pending.batch.images.index_select(0, pending.plan.loss_only));
+    labels.push_back(pending.batch.labels.index_select(0, pending.plan.loss_only));
+  }
+  taken_query_entries_.swap(query_entries_);
+  queries_waiting_ = 0;
+  if (images.empty()) return {};
+  return {torch::cat(images), torch::cat(labels)};
+}
+
+void KeptBatcher::report_queries(const torch::Tensor& losses) {
+  int64_t expected = 0;
+  for (int64_t entry : taken_query_entries_) expected += pending_.at(entry - first_entry_).plan.loss_only.numel();
+  TORCH_CHECK(losses.numel() == expected, "KeptBatcher::report_queries: ", losses.numel(), " losses for ", expected,
+              " queried instances");
+  const auto flat = losses.detach().reshape({-1});
+  int64_t offset = 0;
+  for (int64_t entry : taken_query_entries_) {
+    Pending& pending = pending_.at(entry - first_entry_);
+    const int64_t q = pending.plan.loss_only.numel();
+    pending.loss_only_losses = flat.slice(0, offset, offset + q);
+    offset += q;
+  }
+  taken_query_entries_.clear();
+}
+
 bool KeptBatcher::pop_completed(CompletedBatch& out) {
-  if (pending_.empty() || pending_.front().unreported > 0) return false;
+  if (pending_.empty() || pending_.front().unreported > 0 || !pending_.front().loss_only_losses.defined())
+    return false;
   Pending& front = pending_.front();
   out = {std::move(front.batch), std::move(front.plan), std::move(front.train_losses),
          std::move(front.loss_only_losses)};

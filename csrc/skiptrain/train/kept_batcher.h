@@ -4,6 +4,10 @@
 // whatever share the filter keeps). Each incoming batch waits, with its plan, until
 // all its kept instances have trained, so that the Selector observes their losses in
 // arrival order; a batch that kept nothing completes as soon as those before it have.
+// The loss-only forwards of queried instances can wait too (add() without their losses):
+// the model only changes when a gathered batch trains, so running them all just before
+// that step gives the losses they had on arrival, in one forward instead of one per
+// incoming batch (LeNet-5 on 4 instances is bound by per-op overhead).
 #pragma once
 
 #include "skiptrain/data/stream.h"
@@ -26,7 +30,14 @@ struct GatheredBatch {
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
-// An incoming batch whose kept instances have all trained.
+// The queried instances of every batch whose loss-only forward is deferred, oldest first.
+struct QueryBatch {
+  torch::Tensor images;  // [q, C, H, W]
+  torch::Tensor labels;  // int64 [q]
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+// An incoming batch whose kept instances have all trained (and whose queried ones have losses).
 struct CompletedBatch {
   data::Batch batch;
   Plan plan;
@@ -39,6 +50,8 @@ class KeptBatcher {
   explicit KeptBatcher(int64_t batch_size);
 
   // Queues the incoming `batch` with its (final) plan; its plan.train instances wait for a batch.
+  // An undefined `loss_only_losses` defers the loss-only forward of plan.loss_only (see
+  // take_queries); the batch cannot complete before report_queries() has given their losses.
   void add(const data::Batch& batch, const Plan& plan, const torch::Tensor& loss_only_losses);
   // A full batch_size batch is waiting.
   bool full() const { return waiting_ >= batch_size_; }
@@ -48,7 +61,14 @@ class KeptBatcher {
   GatheredBatch take();
   // The per-instance losses of a taken batch ([k], same order).
   void report(const GatheredBatch& taken, const torch::Tensor& losses);
-  // Moves the oldest incoming batch out once all its kept instances reported; false if none is complete.
+  // Deferred queried instances not yet taken.
+  int64_t queries_waiting() const { return queries_waiting_; }
+  // All of them, oldest first; report_queries() must follow before the next take_queries().
+  QueryBatch take_queries();
+  // The per-instance losses of the last take_queries() ([q], same order).
+  void report_queries(const torch::Tensor& losses);
+  // Moves the oldest incoming batch out once all its kept instances reported (and its deferred
+  // queries); false if none is complete.
   bool pop_completed(CompletedBatch& out);
   // Nothing waiting and nothing pending.
   bool idle() const { return waiting_ == 0 && pending_.empty(); }
@@ -57,7 +77,7 @@ class KeptBatcher {
   struct Pending {
     data::Batch batch;
     Plan plan;
-    torch::Tensor loss_only_losses;
+    torch::Tensor loss_only_losses;  // undefined while deferred
     torch::Tensor train_losses;
     int64_t unreported;
   };
@@ -68,6 +88,9 @@ class KeptBatcher {
   // Waiting instances as chunks, oldest first.
   std::vector<torch::Tensor> images_, labels_, entries_, positions_;
   int64_t waiting_ = 0;
+  // Deferred queries: arrival numbers of their batches, oldest first, and those taken but not reported.
+  std::vector<int64_t> query_entries_, taken_query_entries_;
+  int64_t queries_waiting_ = 0;
 };
 
 }  // namespace skiptrain::train

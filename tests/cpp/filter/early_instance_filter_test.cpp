@@ -241,6 +241,21 @@ TEST(EarlyInstanceFilter, LearningRateFollowsMilestones) {
   EXPECT_DOUBLE_EQ(eif.state().at("optimizer.lr").item<double>(), 0.05);
 }
 
+// With train_share s the filter trains on ceil(s * labelled) of each batch's labelled instances, the
+// same draw for the same batch count; the batch's labels (and so T_l) still use all of them.
+TEST(EarlyInstanceFilter, TrainsOnItsShareOfTheLabelledInstances) {
+  FilterOptions o;
+  o.train_batch = 0;
+  o.train_share = 0.5;
+  o.warmup_batches = 10;  // every instance labelled: 32 per batch
+  EarlyInstanceFilter a(tiny_filter(11), o), b(tiny_filter(11), o);
+  const auto feedback = step(a, synthetic_batch(0));
+  step(b, synthetic_batch(0));
+  EXPECT_EQ(feedback.labelled.numel(), 32);
+  EXPECT_EQ(a.last_trained_instances(), 16);
+  EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+}
+
 // With train_batch N the filter gathers labelled instances over batches and steps once N have come.
 TEST(EarlyInstanceFilter, GathersLabelledInstancesBeforeATrainingStep) {
   FilterOptions o;

@@ -70,6 +70,8 @@ TEST(FilterOptions, EachBadValueNamesItsFlag) {
       {"--eif-warmup", [](FilterOptions& o) { o.warmup_batches = -1; }},
       {"--eif-control", [](FilterOptions& o) { o.control = "ranked"; }},
       {"--eif-min-query", [](FilterOptions& o) { o.min_query = 1.5; }},
+      {"--eif-train-share", [](FilterOptions& o) { o.train_share = 0; }},
+      {"--eif-train-share", [](FilterOptions& o) { o.train_share = NAN; }},
   };
   for (const auto& row : table) {
     FilterOptions o;

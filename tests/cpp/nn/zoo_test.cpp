@@ -22,7 +22,7 @@ using skiptrain::nn::Network;
 // MNIST-shaped for the LeNets, CIFAR-shaped for the rest; filters have 2 outputs.
 ModelSpec spec_for(const std::string& name) {
   const bool mnist = name.rfind("lenet", 0) == 0;
-  const bool filter = name == "lenet-filter" || name == "resnet8";
+  const bool filter = name.rfind("lenet-filter", 0) == 0 || name == "resnet8";
   return ModelSpec{mnist ? 1 : 3, mnist ? 28 : 32, filter ? 2 : 10};
 }
 
@@ -43,8 +43,9 @@ int64_t parameter_count(const std::string& name, int64_t num_classes = 10) {
 }
 
 TEST(Zoo, ListsEveryModel) {
-  const std::vector<std::string> expected = {"lenet5",   "lenet-filter", "resnet8",   "resnet20", "resnet32",
-                                             "resnet44", "resnet56",     "resnet74", "resnet110", "vgg16"};
+  const std::vector<std::string> expected = {"lenet5",   "lenet-filter", "lenet-filter-slim", "resnet8",
+                                             "resnet20", "resnet32",     "resnet44",          "resnet56",
+                                             "resnet74", "resnet110",    "vgg16"};
   EXPECT_EQ(skiptrain::nn::model_names(), expected);
 }
 
@@ -129,17 +130,22 @@ TEST(Zoo, ResNetLayerNamesAndOptionAShortcuts) {
 TEST(Zoo, FilterCostRatios) {
   const double lenet = count("lenet5").forward_macs();
   const double lenet_filter = count("lenet-filter").forward_macs();
+  const double lenet_filter_slim = count("lenet-filter-slim").forward_macs();
   const double r110 = count("resnet110").forward_macs();
   const double r8 = count("resnet8").forward_macs();
   const double vgg = count("vgg16").forward_macs();
   const auto training = [](const std::string& n) { return count(n).training_macs(); };
   std::printf("lenet-filter / lenet5:  inference %.2f%% (paper 9.5%%), training %.2f%% (paper 7.8%%)\n",
               100 * lenet_filter / lenet, 100 * training("lenet-filter") / training("lenet5"));
+  std::printf("lenet-filter-slim / lenet5: inference %.2f%%, training %.2f%%\n", 100 * lenet_filter_slim / lenet,
+              100 * training("lenet-filter-slim") / training("lenet5"));
   std::printf("resnet8 / resnet110:    inference %.2f%% (paper 5.0%%), training %.2f%% (paper 5.9%%)\n",
               100 * r8 / r110, 100 * training("resnet8") / training("resnet110"));
   std::printf("resnet8 / vgg16:        inference %.2f%% (paper 4.1%%), training %.2f%% (paper 4.8%%)\n",
               100 * r8 / vgg, 100 * training("resnet8") / training("vgg16"));
   EXPECT_LT(lenet_filter / lenet, 0.15);
+  // conv1 4*9*14*14 + conv2 8*4*9*5*5 + fc1 32*16 + fc2 16*2.
+  EXPECT_EQ(lenet_filter_slim, 7056 + 7200 + 512 + 32);
   EXPECT_LT(r8 / r110, 0.10);
 }
 
@@ -159,6 +165,7 @@ TEST(Zoo, UnknownModelThrowsInputErrorNamingIt) {
 TEST(Zoo, TooSmallImagesAreInputErrors) {
   EXPECT_THROW(skiptrain::nn::make_model("vgg16", ModelSpec{3, 28, 10}), skiptrain::InputError);
   EXPECT_THROW(skiptrain::nn::make_model("lenet-filter", ModelSpec{1, 4, 2}), skiptrain::InputError);
+  EXPECT_THROW(skiptrain::nn::make_model("lenet-filter-slim", ModelSpec{1, 4, 2}), skiptrain::InputError);
   // LeNet-5 pads any image below 32 up to 32, so only a non-positive size is refused.
   EXPECT_THROW(skiptrain::nn::make_model("lenet5", ModelSpec{1, 0, 10}), skiptrain::InputError);
   EXPECT_THROW(skiptrain::nn::make_model("resnet20", ModelSpec{3, 32, 0}), skiptrain::InputError);

@@ -1,6 +1,7 @@
 // KeptBatcher: kept instances of successive incoming batches leave in full batches,
 // oldest first; each loss goes back to its incoming batch and position; incoming
-// batches complete in arrival order, those that kept nothing included.
+// batches complete in arrival order, those that kept nothing included; deferred
+// loss-only queries leave in one batch and their losses go back to their batches.
 #include "skiptrain/train/kept_batcher.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@ using skiptrain::train::CompletedBatch;
 using skiptrain::train::GatheredBatch;
 using skiptrain::train::KeptBatcher;
 using skiptrain::train::Plan;
+using skiptrain::train::QueryBatch;
 
 // Incoming batch `b` of m instances: image values encode (b, index) as 100*b + index.
 skiptrain::data::Batch incoming(int64_t b, int64_t m) {
@@ -57,6 +59,39 @@ TEST(KeptBatcher, GathersFullBatchesOldestFirstAndReturnsEachLoss) {
   batcher.report(rest, torch::tensor({2.f, 3.f}));
   ASSERT_TRUE(batcher.pop_completed(done));
   EXPECT_TRUE(torch::equal(done.train_losses, torch::tensor({2000.f, 2.f, 3.f})));
+  EXPECT_TRUE(batcher.idle());
+}
+
+TEST(KeptBatcher, DeferredQueriesLeaveTogetherAndCompleteTheirBatches) {
+  KeptBatcher batcher(4);
+  Plan first = keep({0, 1});
+  first.loss_only = torch::tensor({2, 3}, torch::kInt64);
+  Plan second = keep({});
+  second.loss_only = torch::tensor({5}, torch::kInt64);
+  batcher.add(incoming(0, 8), first, torch::Tensor());
+  batcher.add(incoming(1, 8), second, torch::Tensor());
+  batcher.add(incoming(2, 8), keep({4, 6}), torch::Tensor());  // nothing queried: nothing deferred
+  EXPECT_EQ(batcher.queries_waiting(), 3);
+
+  const GatheredBatch kept = batcher.take();
+  batcher.report(kept, kept.images.flatten());
+  CompletedBatch done;
+  EXPECT_FALSE(batcher.pop_completed(done));  // batch 0's queries have no losses yet
+
+  const QueryBatch queries = batcher.take_queries();
+  EXPECT_EQ(batcher.queries_waiting(), 0);
+  EXPECT_TRUE(torch::equal(queries.images.flatten(), torch::tensor({2.f, 3.f, 105.f})));
+  EXPECT_TRUE(torch::equal(queries.labels, torch::tensor({2, 3, 5}, torch::kInt64)));
+  EXPECT_THROW(batcher.report_queries(torch::zeros({2})), c10::Error);
+  batcher.report_queries(queries.images.flatten() * 10);
+
+  ASSERT_TRUE(batcher.pop_completed(done));
+  EXPECT_TRUE(torch::equal(done.loss_only_losses, torch::tensor({20.f, 30.f})));
+  ASSERT_TRUE(batcher.pop_completed(done));
+  EXPECT_TRUE(torch::equal(done.loss_only_losses, torch::tensor({1050.f})));
+  ASSERT_TRUE(batcher.pop_completed(done));
+  EXPECT_EQ(done.loss_only_losses.numel(), 0);
+  EXPECT_TRUE(torch::equal(done.train_losses, torch::tensor({204.f, 206.f})));
   EXPECT_TRUE(batcher.idle());
 }
 
