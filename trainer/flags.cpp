@@ -46,7 +46,7 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-batching", c.eif_batching,
                  "shrink (train on each batch's kept part) or accumulate (gather full batches)")
       ->capture_default_str();
-  cmd.add_option("--eif-model", c.eif_model, "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32)")
+  cmd.add_option("--eif-model", c.eif_model, "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32; lenet-filter-slim: narrower)")
       ->capture_default_str();
   cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();
   cmd.add_option("--eif-momentum", f.momentum, "filter SGD momentum")->capture_default_str();

@@ -33,7 +33,7 @@ struct LeNetFilterWidths {
 //  "lenet-filter" (6/16/32, the paper's 6/16 filters): ~8% of LeNet-5's forward MACs (paper: 9.5%);
 //    the stride-2 first conv keeps it there, with stride 1 and the same layers it would cost ~34%.
 //  "lenet-filter-slim" (4/8/16, [ours]): 14.8k MACs, 3.6% of LeNet-5's forward; see
-//    filter/options.h (FilterOptions, the filter model) for the experiment that chose it.
+//    train/config.h (--eif-model) for the experiment that measured it.
 class LeNetFilterImpl : public NetworkImpl {
  public:
   // Throws InputError when the image is too small for the two convs and pools.

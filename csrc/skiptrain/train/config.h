@@ -58,6 +58,9 @@ struct TrainConfig {
   // incoming batch; "accumulate" gathers them into full --batch-size batches (train/kept_batcher.h).
   std::string eif_batching = "shrink";
   // --eif-model: the filter network; "auto" = lenet-filter for 28x28 inputs, resnet8 for 32x32.
+  // lenet-filter-slim (widths 4/8/16) cuts the filter's counted share on MNIST from 5.6% to 2.4% of
+  // dense: LeNet-5, R_set 0.25, accumulate, 18,700 iterations, seeds 0-2: saving 70.28% vs 67.04%,
+  // accuracy 98.74% (lenet-filter, shrink: 98.78%; dense 98.92%). Not "auto": the paper's filter stays.
   std::string eif_model = "auto";
   // --emp-keep / --emp-gamma1 / --emp-gamma2: Error Map Pruning of the convs (methods emp, eif+emp).
   nn::EmpSettings emp{0.5};
