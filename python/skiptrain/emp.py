@@ -5,7 +5,7 @@ import fnmatch
 
 import torch
 
-from skiptrain import _checks, ops
+from skiptrain import _checks, _modules, ops
 from skiptrain.nn import EMPConv2d
 
 
@@ -47,9 +47,7 @@ def convert(model, keep=0.5, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA
         new = EMPConv2d.from_conv(conv, keep=keep, gamma1=gamma1, gamma2=gamma2)
         if name == "":
             return new
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, new)
+        _modules.replace(model, name, new)
     return model
 
 

@@ -6,6 +6,7 @@ import fnmatch
 
 import torch
 
+from skiptrain import _modules
 from skiptrain.nn import EMPConv2d, QuantConv2d, QuantLinear, _check_widths
 
 
@@ -42,9 +43,7 @@ def convert(model, bits=8, grad_bits=0, exclude=(), inplace=True):
         new = _quantized(layer, bits, grad_bits)
         if name == "":
             return new
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, new)
+        _modules.replace(model, name, new)
     return model
 
 

@@ -1,6 +1,8 @@
 // CPU kernels of skiptrain::emp_conv2d (forward: the ordinary convolution) and of
 // skiptrain::_emp_conv2d_backward (Error Map Pruning). The backward selects the kept
 // channels (skiptrain::select_channels), then runs dense work on the kept slice only:
+//  - a channels-last input that the NHWC kernels serve (emp_backward_nhwc.h): those, and
+//    grad_input stays channels-last;
 //  - float32, stride 1, groups 1, kernel width 1/3/5/7 on x86-64 with AVX2 or AVX-512:
 //    direct kernels (emp_conv2d_direct.h), parallel over the batch (at::parallel_for: with
 //    ATen's OpenMP backend that is a header-inline `omp parallel`, so it only runs threads when
