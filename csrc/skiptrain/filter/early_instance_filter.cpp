@@ -22,6 +22,10 @@ std::vector<torch::Tensor> parameters_of(const nn::Network& network) {
   return network->parameters();
 }
 
+// The parts concatenated along the first dimension; a single part as it is (a step per batch
+// gathers one, and a tiny network's step is bound by per-op costs).
+torch::Tensor joined(const std::vector<torch::Tensor>& parts) { return parts.size() == 1 ? parts[0] : torch::cat(parts); }
+
 }  // namespace
 
 EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions options)
@@ -87,12 +91,10 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::tra
 void EarlyInstanceFilter::train_on_gathered() {
   torch::AutoGradMode enable_grad(true);
   network_->train();
-  auto x = torch::cat(gathered_images_);
-  auto labels = torch::cat(gathered_labels_);
-  auto weights = torch::cat(gathered_weights_);
-  auto logits = network_->forward(x);
-  auto nll = -torch::log_softmax(logits, 1).gather(1, labels.unsqueeze(1)).squeeze(1);
-  auto loss = (nll * weights.to(logits.scalar_type())).sum() / static_cast<double>(gathered_batches_);
+  auto logits = network_->forward(joined(gathered_images_));
+  auto nll = torch::nn::functional::cross_entropy(
+      logits, joined(gathered_labels_), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  auto loss = torch::dot(nll, joined(gathered_weights_).to(nll.scalar_type())) / static_cast<double>(gathered_batches_);
   sgd_.zero_grad();
   loss.backward();
   sgd_.step();
