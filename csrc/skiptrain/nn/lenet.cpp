@@ -2,6 +2,7 @@
 #include "skiptrain/nn/lenet.h"
 
 #include "skiptrain/errors.h"
+#include "skiptrain/ops/max_pool2x2.h"
 
 #include <torch/torch.h>
 
@@ -27,13 +28,14 @@ void check_side(int64_t side, const ModelSpec& spec, const char* model) {
 }
 
 // 2x2 max pooling, stride 2, odd sides floored: [N, C, H, W] -> [N, C, H/2, W/2].
-// Without autograd (the filter's decisions, loss-only forwards, evaluation) it is the maximum of
-// four strided views: the same values, and 4-10x faster than torch 1.13's CPU max_pool2d on
-// LeNet's small maps (64x6x14x14: 27 us vs 161 us channels-last, 37 vs 289 NCHW), which also
-// computes the argmax indices a backward needs. With autograd max_pool2d stays: torch::maximum's
-// backward is 3-8x slower than max_pool2d's.
+// With autograd it is skiptrain::max_pool2x2, whose forward saves one argmax code per output:
+// forward + backward 4.7x (channels-last) to 8x (NCHW) faster than torch 1.13's CPU max_pool2d
+// on LeNet-5's first map (64x6x28x28: 228 vs 1086 us channels-last, one thread; see
+// benchmarks/max_pool2x2.cpp). Without autograd (the filter's decisions, loss-only forwards,
+// evaluation) it is the maximum of four strided views: the same values, no codes, and on the
+// channels-last maps the trainer uses faster still (76 vs 87 us on that map).
 torch::Tensor pool2(const torch::Tensor& x) {
-  if (x.requires_grad() && at::GradMode::is_enabled()) return torch::max_pool2d(x, {2, 2}, {2, 2});
+  if (x.requires_grad() && at::GradMode::is_enabled()) return max_pool2x2(x);
   const int64_t h = x.size(2) / 2 * 2, w = x.size(3) / 2 * 2;
   const auto rows = torch::maximum(x.slice(2, 0, h, 2), x.slice(2, 1, h, 2));
   return torch::maximum(rows.slice(3, 0, w, 2), rows.slice(3, 1, w, 2));
