@@ -1,6 +1,7 @@
 // The fused LeNet filter (see lenet_filter_fused.h). Layouts: a conv's im2col matrix is
-// [N*Ho*Wo, C*k*k] (rows: output positions, columns: (c, ky, kx) as in weight.view(C_out, -1)), so
-// its GEMM output is [N*Ho*Wo, C_out], channels innermost. Pooling reads that and writes NCHW;
+// [C*k*k, N*Ho*Wo] (rows (c, ky, kx) as in weight.view(C_out, -1), columns: output positions), so
+// its GEMM weight @ col is [C_out, N*Ho*Wo]: with the positions as GEMM's wide dimension OpenBLAS
+// is 4-5x faster on these skinny shapes than col^T @ weight^T. Pooling reads that and writes NCHW;
 // bias and ReLU are applied after the pool (max commutes with adding a per-channel bias and with
 // ReLU), and each pooled value keeps the row of its conv output (first maximum, the last NaN, as
 // max_pool2d's CPU kernel) for the backward's scatter.
@@ -11,7 +12,7 @@
 #include <torch/autograd.h>
 #include <torch/torch.h>
 
-#include <cmath>
+#include <algorithm>
 
 namespace skiptrain::nn {
 namespace {
@@ -38,79 +39,109 @@ struct Dims {
   int64_t flat() const { return c2 * q2h * q2w; }
 };
 
-// src [N, C, H, W] -> col [N*Ho*Wo, C*k*k], zeros where the window leaves the padded image.
+// The output columns ox in [first, last) whose input column ox*stride - pad + kx lies in [0, w).
+void inside_columns(int64_t w, int64_t wo, int64_t stride, int64_t pad, int64_t kx, int64_t& first, int64_t& last) {
+  first = 0;
+  while (first < wo && first * stride - pad + kx < 0) ++first;
+  last = wo;
+  while (last > first && (last - 1) * stride - pad + kx >= w) --last;
+}
+
+// src [N, C, H, W] -> col [C*k*k, N*Ho*Wo] (rows (c, ky, kx), columns (n, oy, ox)), zeros where the
+// window leaves the padded image. The bounds are found per row, so the inner loop is a plain copy.
 void im2col(const float* src, int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad,
             int64_t ho, int64_t wo, float* col) {
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t oy = 0; oy < ho; ++oy)
-      for (int64_t ox = 0; ox < wo; ++ox)
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const float* plane = src + (b * c + ch) * h * w;
-          for (int64_t ky = 0; ky < kKernel; ++ky) {
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t ky = 0; ky < kKernel; ++ky)
+      for (int64_t kx = 0; kx < kKernel; ++kx) {
+        int64_t first, last;
+        inside_columns(w, wo, stride, pad, kx, first, last);
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t oy = 0; oy < ho; ++oy, col += wo) {
             const int64_t iy = oy * stride - pad + ky;
-            for (int64_t kx = 0; kx < kKernel; ++kx) {
-              const int64_t ix = ox * stride - pad + kx;
-              *col++ = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? plane[iy * w + ix] : 0.0f;
+            if (iy < 0 || iy >= h) {
+              std::fill(col, col + wo, 0.0f);
+              continue;
             }
+            const float* in = src + ((b * c + ch) * h + iy) * w - pad + kx;
+            std::fill(col, col + first, 0.0f);
+            for (int64_t ox = first; ox < last; ++ox) col[ox] = in[ox * stride];
+            std::fill(col + last, col + wo, 0.0f);
           }
-        }
+      }
 }
 
-// The adjoint of im2col: adds col [N*Ho*Wo, C*k*k] into dst [N, C, H, W] (zeroed by the caller).
+// The adjoint of im2col: adds col [C*k*k, N*Ho*Wo] into dst [N, C, H, W] (zeroed by the caller).
 void col2im(const float* col, int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad,
             int64_t ho, int64_t wo, float* dst) {
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t oy = 0; oy < ho; ++oy)
-      for (int64_t ox = 0; ox < wo; ++ox)
-        for (int64_t ch = 0; ch < c; ++ch) {
-          float* plane = dst + (b * c + ch) * h * w;
-          for (int64_t ky = 0; ky < kKernel; ++ky) {
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t ky = 0; ky < kKernel; ++ky)
+      for (int64_t kx = 0; kx < kKernel; ++kx) {
+        int64_t first, last;
+        inside_columns(w, wo, stride, pad, kx, first, last);
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t oy = 0; oy < ho; ++oy, col += wo) {
             const int64_t iy = oy * stride - pad + ky;
-            for (int64_t kx = 0; kx < kKernel; ++kx, ++col) {
-              const int64_t ix = ox * stride - pad + kx;
-              if (iy >= 0 && iy < h && ix >= 0 && ix < w) plane[iy * w + ix] += *col;
-            }
+            if (iy < 0 || iy >= h) continue;
+            float* out = dst + ((b * c + ch) * h + iy) * w - pad + kx;
+            for (int64_t ox = first; ox < last; ++ox) out[ox * stride] += col[ox];
           }
-        }
+      }
 }
 
-// conv [N*H*W, C] (bias not yet added) -> out [N, C, H/2, W/2] = relu(maxpool2x2(conv) + bias),
-// rows[i] = the conv row out[i] came from.
+// torch::relu (NaN stays NaN) and its backward (grad where the output is not <= 0), written so
+// the compiler selects (maxss, masks) instead of branching on the sign of random data.
+inline float relu(float v) {
+  const float positive = v > 0.0f ? v : 0.0f;
+  return v != v ? v : positive;
+}
+inline float relu_grad(float grad, float out) { return (out <= 0.0f) ? 0.0f : grad; }
+
+// The position in v[0..3] of a 2x2 window's maximum by max_pool2d's rule: the first maximum, or
+// the last NaN. Branch-free in the common case: on random data a branch per comparison is
+// mispredicted half the time, which cost more than all the arithmetic of the pool.
+inline int window_argmax(const float v[4]) {
+  float max = v[0];
+  for (int i = 1; i < 4; ++i) max = v[i] > max ? v[i] : max;  // maxss
+  const int nan = (v[0] != v[0]) | (v[1] != v[1]) | (v[2] != v[2]) | (v[3] != v[3]);
+  if (nan) {
+    for (int i = 3; i >= 0; --i)
+      if (v[i] != v[i]) return i;
+  }
+  const int after0 = v[0] != max, after1 = v[1] != max, after2 = v[2] != max;
+  return after0 * (1 + after1 * (1 + after2));
+}
+
+// conv [C, N*H*W] (bias not yet added) -> out [N, C, H/2, W/2] = relu(maxpool2x2(conv) + bias),
+// rows[i] = the column of conv that out[i] came from.
 void pool_bias_relu(const float* conv, const float* bias, int64_t n, int64_t c, int64_t h, int64_t w, float* out,
                     int32_t* rows) {
-  const int64_t qh = h / 2, qw = w / 2;
+  const int64_t qh = h / 2, qw = w / 2, positions = n * h * w;
   for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float* map = conv + ch * positions;
       for (int64_t qy = 0; qy < qh; ++qy)
         for (int64_t qx = 0; qx < qw; ++qx) {
           const int64_t top = (b * h + 2 * qy) * w + 2 * qx;
-          const int64_t window[4] = {top, top + 1, top + w, top + w + 1};
-          int64_t best = top;
-          float max = conv[top * c + ch];
-          for (int i = 1; i < 4; ++i) {
-            const float v = conv[window[i] * c + ch];
-            if (v > max || std::isnan(v)) {
-              best = window[i];
-              max = v;
-            }
-          }
-          const float v = max + bias[ch];
-          *out++ = v < 0.0f ? 0.0f : v;  // NaN stays NaN, as torch::relu
-          *rows++ = static_cast<int32_t>(best);
+          const float window[4] = {map[top], map[top + 1], map[top + w], map[top + w + 1]};
+          const int at = window_argmax(window);
+          *out++ = relu(window[at] + bias[ch]);
+          *rows++ = static_cast<int32_t>(top + (at >> 1) * w + (at & 1));
         }
+    }
 }
 
-// The backward of pool_bias_relu: for grad/out [N, C, Q, Q], adds grad (where out > 0) into
-// bias_grad[c] and writes it to conv_grad[rows[i]*C + c] ([N*H*W, C], zeroed by the caller).
+// The backward of pool_bias_relu: for grad/out [N, C, Q], adds grad (where out > 0) into
+// bias_grad[c] and writes it to conv_grad[c, rows[i]] ([C, N*H*W], zeroed by the caller).
 void pool_bias_relu_backward(const float* grad, const float* out, const int32_t* rows, int64_t n, int64_t c,
-                             int64_t q, float* conv_grad, float* bias_grad) {
+                             int64_t q, int64_t positions, float* conv_grad, float* bias_grad) {
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ch = 0; ch < c; ++ch) {
       float sum = 0.0f;
       for (int64_t i = 0; i < q; ++i, ++grad, ++out, ++rows) {
-        if (*out <= 0.0f) continue;
-        conv_grad[*rows * c + ch] = *grad;
-        sum += *grad;
+        const float g = relu_grad(*grad, *out);
+        conv_grad[ch * positions + *rows] = g;
+        sum += g;
       }
       bias_grad[ch] += sum;
     }
@@ -118,12 +149,11 @@ void pool_bias_relu_backward(const float* grad, const float* out, const int32_t*
 
 // x [rows, cols] in place: x <- relu(x); grad [rows, cols] <- 0 where the relu output is <= 0.
 void relu_inplace(float* x, int64_t size) {
-  for (int64_t i = 0; i < size; ++i) x[i] = x[i] < 0.0f ? 0.0f : x[i];
+  for (int64_t i = 0; i < size; ++i) x[i] = relu(x[i]);
 }
 
 void relu_backward_inplace(float* grad, const float* out, int64_t size) {
-  for (int64_t i = 0; i < size; ++i)
-    if (out[i] <= 0.0f) grad[i] = 0.0f;
+  for (int64_t i = 0; i < size; ++i) grad[i] = relu_grad(grad[i], out[i]);
 }
 
 // sums [cols] = the column sums of x [rows, cols].
@@ -139,10 +169,10 @@ torch::Tensor column_sums(const torch::Tensor& x) {
 
 // What the forward computed and the backward reads.
 struct Activations {
-  torch::Tensor col1;   // [N*H1*W1, C0*9] im2col of the images
+  torch::Tensor col1;   // [C0*9, N*H1*W1] im2col of the images
   torch::Tensor pool1;  // [N, C1, Q1h, Q1w] relu(pool(conv1)), conv2's input
-  torch::Tensor rows1;  // [N, C1, Q1h, Q1w] int32: conv1 row of each pooled value
-  torch::Tensor col2;   // [N*H2*W2, C1*9] im2col of pool1
+  torch::Tensor rows1;  // [N, C1, Q1h, Q1w] int32: conv1 position of each pooled value
+  torch::Tensor col2;   // [C1*9, N*H2*W2] im2col of pool1
   torch::Tensor flat;   // [N, C2*Q2h*Q2w] relu(pool(conv2)), flattened: fc1's input
   torch::Tensor rows2;  // [N, C2, Q2h, Q2w] int32
   torch::Tensor hidden; // [N, hidden] relu(fc1)
@@ -158,17 +188,17 @@ Activations run_forward(const Dims& d, const torch::Tensor& images, const Params
   const auto f32 = images.options();
   const auto i32 = f32.dtype(torch::kInt32);
   Activations a;
-  a.col1 = torch::empty({d.n * d.h1 * d.w1, d.c0 * kKernel * kKernel}, f32);
+  a.col1 = torch::empty({d.c0 * kKernel * kKernel, d.n * d.h1 * d.w1}, f32);
   im2col(images.data_ptr<float>(), d.n, d.c0, d.h, d.w, kStride1, kPad1, d.h1, d.w1, a.col1.data_ptr<float>());
-  const auto conv1 = torch::mm(a.col1, p.w1.contiguous().view({d.c1, -1}).t());
+  const auto conv1 = torch::mm(p.w1.contiguous().view({d.c1, -1}), a.col1);
   a.pool1 = torch::empty({d.n, d.c1, d.q1h, d.q1w}, f32);
   a.rows1 = torch::empty({d.n, d.c1, d.q1h, d.q1w}, i32);
   pool_bias_relu(conv1.data_ptr<float>(), p.b1.contiguous().data_ptr<float>(), d.n, d.c1, d.h1, d.w1,
                  a.pool1.data_ptr<float>(), a.rows1.data_ptr<int32_t>());
 
-  a.col2 = torch::empty({d.n * d.h2 * d.w2, d.c1 * kKernel * kKernel}, f32);
+  a.col2 = torch::empty({d.c1 * kKernel * kKernel, d.n * d.h2 * d.w2}, f32);
   im2col(a.pool1.data_ptr<float>(), d.n, d.c1, d.q1h, d.q1w, kStride2, kPad2, d.h2, d.w2, a.col2.data_ptr<float>());
-  const auto conv2 = torch::mm(a.col2, p.w2.contiguous().view({d.c2, -1}).t());
+  const auto conv2 = torch::mm(p.w2.contiguous().view({d.c2, -1}), a.col2);
   a.flat = torch::empty({d.n, d.flat()}, f32);
   a.rows2 = torch::empty({d.n, d.c2, d.q2h, d.q2w}, i32);
   pool_bias_relu(conv2.data_ptr<float>(), p.b2.contiguous().data_ptr<float>(), d.n, d.c2, d.h2, d.w2,
@@ -220,22 +250,22 @@ class FusedFilterFunction : public torch::autograd::Function<FusedFilterFunction
     const auto dfw1 = torch::mm(dhidden.t(), flat);
     const auto dflat = torch::mm(dhidden, fw1);
 
-    // pool2 + relu + bias2, then conv2: dW = dY^T col, dcol = dY W, col2im onto pool1.
-    auto dconv2 = torch::zeros({n * h2 * w2s, c2}, gy.options());
+    // pool2 + relu + bias2, then conv2: dW = dY col^T, dcol = W^T dY, col2im onto pool1.
+    auto dconv2 = torch::zeros({c2, n * h2 * w2s}, gy.options());
     auto db2 = torch::zeros({c2}, gy.options());
     pool_bias_relu_backward(dflat.data_ptr<float>(), flat.data_ptr<float>(), t("rows2").data_ptr<int32_t>(), n, c2,
-                            q2, dconv2.data_ptr<float>(), db2.data_ptr<float>());
-    const auto dw2 = torch::mm(dconv2.t(), t("col2")).view(w2.sizes());
-    const auto dcol2 = torch::mm(dconv2, w2.contiguous().view({c2, -1}));
+                            q2, n * h2 * w2s, dconv2.data_ptr<float>(), db2.data_ptr<float>());
+    const auto dw2 = torch::mm(dconv2, t("col2").t()).view(w2.sizes());
+    const auto dcol2 = torch::mm(w2.contiguous().view({c2, -1}).t(), dconv2);
     auto dpool1 = torch::zeros({n, c1, q1h, q1w}, gy.options());
     col2im(dcol2.data_ptr<float>(), n, c1, q1h, q1w, kStride2, kPad2, h2, w2s, dpool1.data_ptr<float>());
 
     // pool1 + relu + bias1, then conv1's weight (the images need no gradient).
-    auto dconv1 = torch::zeros({n * h1 * w1s, c1}, gy.options());
+    auto dconv1 = torch::zeros({c1, n * h1 * w1s}, gy.options());
     auto db1 = torch::zeros({c1}, gy.options());
     pool_bias_relu_backward(dpool1.data_ptr<float>(), t("pool1").data_ptr<float>(), t("rows1").data_ptr<int32_t>(),
-                            n, c1, q1h * q1w, dconv1.data_ptr<float>(), db1.data_ptr<float>());
-    const auto dw1 = torch::mm(dconv1.t(), t("col1")).view(w1.sizes());
+                            n, c1, q1h * q1w, n * h1 * w1s, dconv1.data_ptr<float>(), db1.data_ptr<float>());
+    const auto dw1 = torch::mm(dconv1, t("col1").t()).view(w1.sizes());
     return {torch::Tensor(), torch::Tensor(), dw1, db1, dw2, db2, dfw1, dfb1, dfw2, dfb2};
   }
 };
