@@ -3,8 +3,8 @@
 // its GEMM weight @ col is [C_out, N*Ho*Wo]: with the positions as GEMM's wide dimension OpenBLAS
 // is 4-5x faster on these skinny shapes than col^T @ weight^T. Pooling reads that and writes NCHW;
 // bias and ReLU are applied after the pool (max commutes with adding a per-channel bias and with
-// ReLU), and each pooled value keeps the row of its conv output (first maximum, the last NaN, as
-// max_pool2d's CPU kernel) for the backward's scatter.
+// ReLU), and each pooled value keeps the position (column) of its conv output (first maximum, the
+// last NaN, as max_pool2d's CPU kernel) for the backward's scatter.
 #include "skiptrain/nn/lenet_filter_fused.h"
 
 #include "skiptrain/cost/recorder.h"
