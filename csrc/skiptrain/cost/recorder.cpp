@@ -10,6 +10,8 @@ ShapeRecorder::ShapeRecorder() : previous_(active_recorder) { active_recorder = 
 
 ShapeRecorder::~ShapeRecorder() { active_recorder = previous_; }
 
+bool ShapeRecorder::active() { return active_recorder != nullptr; }
+
 void ShapeRecorder::record(const torch::nn::Module* module, const char* kind, const torch::Tensor& input,
                            const torch::Tensor& weight, const torch::Tensor& output, int64_t groups, int64_t operand_bits,
                            int64_t error_bits) {

@@ -35,6 +35,10 @@ class ShapeRecorder {
 
   const std::vector<LayerRecord>& records() const { return records_; }
 
+  // Whether a recorder is active on this thread: fused fast paths that skip the layers' forward
+  // (nn/lenet_filter_fused.h) must not run then, or the layers would go unrecorded.
+  static bool active();
+
   // Called by layers; a no-op (one thread-local load) when no recorder is active.
   static void record(const torch::nn::Module* module, const char* kind, const torch::Tensor& input,
                      const torch::Tensor& weight, const torch::Tensor& output, int64_t groups,

@@ -2,6 +2,7 @@
 #include "skiptrain/nn/lenet.h"
 
 #include "skiptrain/errors.h"
+#include "skiptrain/nn/lenet_filter_fused.h"
 #include "skiptrain/ops/max_pool2x2.h"
 
 #include <torch/torch.h>
@@ -79,6 +80,8 @@ LeNetFilterImpl::LeNetFilterImpl(const ModelSpec& spec, LeNetFilterWidths widths
 }
 
 torch::Tensor LeNetFilterImpl::forward(torch::Tensor images) {
+  // The filter's layers are so small that dispatch dominates: one fused op where it is equivalent.
+  if (fused_filter_applies(*this, images)) return fused_filter_forward(*this, images);
   auto x = pool2(torch::relu(conv1->forward(images)));  // [N, conv1, 7, 7] for 28x28
   x = pool2(torch::relu(conv2->forward(x)));            // [N, conv2, 2, 2]
   x = torch::relu(fc1->forward(x.flatten(1)));
