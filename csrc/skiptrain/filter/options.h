@@ -110,9 +110,9 @@ struct FilterOptions {
   //   train_batch 0 (a step per batch): filter wrong rate 0.48, held-out accuracy 98.81%;
   //   32: 0.52, 98.65%;  64: 0.57, 98.53%;  dense 98.78%.
   // (A larger lr, 0.2, did not make up for the steps: 0.57, 98.57%.) So issue 4's operating point
-  // uses 0, at a wall-clock price (3,000 iterations, one thread: 5.24 s against 4.55 s with 64,
-  // dense 9.71 s). The default stays 64, one main-model batch: the ranking gain is measured on
-  // LeNet-5 / MNIST only; >= 0.
+  // uses 0, at a wall-clock price the fused LeNet filter (nn/lenet_filter_fused.h) mostly removes
+  // (the paper's schedule, seeds 0-2: 0.435x dense against 0.418x with 64). The default stays 64,
+  // one main-model batch: the ranking gain is measured on LeNet-5 / MNIST only; >= 0.
   int64_t train_batch = 64;
   // --eif-train-share: the share of each batch's labelled instances the filter trains on, drawn
   // uniformly (a deterministic function of the batch count, like the budget rule's queries); their
