@@ -417,6 +417,16 @@ TEST(FilterControllerBudget, KeepsTheTopMarginsAndSamplesTheDropped) {
   EXPECT_EQ(to_vector(c.decide(logits_for({-3.0, 2.0, 1.0})).keep), (std::vector<int64_t>{1}));
 }
 
+// Equal margins tie: the budget keeps the lower indices, so a run's decisions do not depend on how
+// a sort orders equal keys.
+TEST(FilterControllerBudget, TiedMarginsKeepTheLowerIndices) {
+  FilterController c(budget_options());
+  std::vector<double> z(64, 1.5);
+  z[50] = 2.0;  // one clear winner beyond the ties
+  std::vector<int64_t> expected{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 50};
+  EXPECT_EQ(to_vector(c.decide(logits_for(z)).keep), expected);
+}
+
 // Whatever the filter's outputs, the kept share is R_set; the samples differ from batch to batch.
 TEST(FilterControllerBudget, KeptShareIsRatioWhateverTheFilterSays) {
   FilterController c(budget_options());
