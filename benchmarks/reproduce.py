@@ -7,7 +7,7 @@ of issue 6 met or missed and by how much, MACs by phase) and PNG plots; prints a
 table. --from-json regenerates the table and plots without rerunning.
 
 Examples:
-    benchmarks/reproduce.py --preset lenet-mnist                 # 27 runs of 18.7k iterations
+    benchmarks/reproduce.py --preset lenet-mnist                 # 39 runs of 18.7k iterations
     benchmarks/reproduce.py --preset lenet-mnist --quick         # a tiny schedule, to test the driver
     benchmarks/reproduce.py --from-json benchmarks/results/lenet-mnist.json
     benchmarks/reproduce.py --preset resnet110-cifar10 -- --device cuda   # after --: trainer flags

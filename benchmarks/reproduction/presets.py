@@ -56,6 +56,11 @@ def _lenet_mnist():
         Method("eif r0.25", ["--method", "eif", "--eif-ratio", "0.25", *EIF_MNIST]),
         Method("eif r0.25 acc", ["--method", "eif", "--eif-ratio", "0.25", *EIF_MNIST, *ACCUMULATE],
                needs_flag="--eif-batching"),
+        # The operating point issue 4 chose on a held-out split (eif_tuning_mnist_holdout.md): the
+        # slim filter, one filter step per incoming batch, accumulate.
+        Method("eif r0.25 slim acc", ["--method", "eif", "--eif-ratio", "0.25", *EIF_MNIST, *ACCUMULATE,
+                                      "--eif-model", "lenet-filter-slim", "--eif-train-batch", "0"],
+               needs_flag="--eif-train-batch"),
     ]
     return Preset(
         name="lenet-mnist",
