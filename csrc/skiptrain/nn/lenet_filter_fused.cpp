@@ -3,16 +3,18 @@
 // its GEMM weight @ col is [C_out, N*Ho*Wo]: with the positions as GEMM's wide dimension OpenBLAS
 // is 4-5x faster on these skinny shapes than col^T @ weight^T. Pooling reads that and writes NCHW;
 // bias and ReLU are applied after the pool (max commutes with adding a per-channel bias and with
-// ReLU), and each pooled value keeps the position (column) of its conv output (first maximum, the
-// last NaN, as max_pool2d's CPU kernel) for the backward's scatter.
+// ReLU), and each pooled value keeps the position (column) of its conv output (by max_pool2d's
+// rule, ops/cpu/window_max.h) for the backward's scatter.
 #include "skiptrain/nn/lenet_filter_fused.h"
 
 #include "skiptrain/cost/recorder.h"
+#include "skiptrain/ops/cpu/window_max.h"
 
 #include <torch/autograd.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace skiptrain::nn {
 namespace {
@@ -37,6 +39,15 @@ struct Dims {
         w2(conv_side(q1w, kStride2, kPad2)), q2h(h2 / 2), q2w(w2 / 2), hidden(f.fc1->out_features),
         classes(f.fc2->out_features) {}
   int64_t flat() const { return c2 * q2h * q2w; }
+
+  // As a list (what an autograd context saves) and back.
+  std::vector<int64_t> pack() const {
+    return {n, c0, h, w, c1, h1, w1, q1h, q1w, c2, h2, w2, q2h, q2w, hidden, classes};
+  }
+  explicit Dims(const std::vector<int64_t>& v)
+      : n(v.at(0)), c0(v.at(1)), h(v.at(2)), w(v.at(3)), c1(v.at(4)), h1(v.at(5)), w1(v.at(6)), q1h(v.at(7)),
+        q1w(v.at(8)), c2(v.at(9)), h2(v.at(10)), w2(v.at(11)), q2h(v.at(12)), q2w(v.at(13)), hidden(v.at(14)),
+        classes(v.at(15)) {}
 };
 
 // The output columns ox in [first, last) whose input column ox*stride - pad + kx lies in [0, w).
@@ -47,46 +58,50 @@ void inside_columns(int64_t w, int64_t wo, int64_t stride, int64_t pad, int64_t 
   while (last > first && (last - 1) * stride - pad + kx >= w) --last;
 }
 
-// src [N, C, H, W] -> col [C*k*k, N*Ho*Wo] (rows (c, ky, kx), columns (n, oy, ox)), zeros where the
-// window leaves the padded image. The bounds are found per row, so the inner loop is a plain copy.
-void im2col(const float* src, int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad,
-            int64_t ho, int64_t wo, float* col) {
+// Walks the im2col matrix [C*k*k, N*Ho*Wo] of an image batch [N, C, H, W] (rows (c, ky, kx), columns
+// (n, oy, ox)) one row segment of Wo columns at a time: segment(at, inside, image_at, first, last),
+// where `at` is the segment's first element in the matrix. If `inside` (the window row lies in the
+// image), output column ox in [first, last) reads image element image_at + ox * stride; every other
+// column, and every column of a segment that is not inside, lies in the padding. The bounds are
+// found per row, so the callers' inner loops are plain.
+template <typename Segment>
+void for_each_segment(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad, int64_t ho,
+                      int64_t wo, Segment segment) {
+  int64_t at = 0;
   for (int64_t ch = 0; ch < c; ++ch)
     for (int64_t ky = 0; ky < kKernel; ++ky)
       for (int64_t kx = 0; kx < kKernel; ++kx) {
         int64_t first, last;
         inside_columns(w, wo, stride, pad, kx, first, last);
         for (int64_t b = 0; b < n; ++b)
-          for (int64_t oy = 0; oy < ho; ++oy, col += wo) {
+          for (int64_t oy = 0; oy < ho; ++oy, at += wo) {
             const int64_t iy = oy * stride - pad + ky;
-            if (iy < 0 || iy >= h) {
-              std::fill(col, col + wo, 0.0f);
-              continue;
-            }
-            const float* in = src + ((b * c + ch) * h + iy) * w - pad + kx;
-            std::fill(col, col + first, 0.0f);
-            for (int64_t ox = first; ox < last; ++ox) col[ox] = in[ox * stride];
-            std::fill(col + last, col + wo, 0.0f);
+            segment(at, iy >= 0 && iy < h, ((b * c + ch) * h + iy) * w - pad + kx, first, last);
           }
       }
+}
+
+// src [N, C, H, W] -> col [C*k*k, N*Ho*Wo], zeros where the window leaves the padded image.
+void im2col(const float* src, int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad,
+            int64_t ho, int64_t wo, float* col) {
+  for_each_segment(n, c, h, w, stride, pad, ho, wo,
+                   [&](int64_t at, bool inside, int64_t image_at, int64_t first, int64_t last) {
+                     float* row = col + at;
+                     if (!inside) first = last = wo;
+                     std::fill(row, row + first, 0.0f);
+                     for (int64_t ox = first; ox < last; ++ox) row[ox] = src[image_at + ox * stride];
+                     std::fill(row + last, row + wo, 0.0f);
+                   });
 }
 
 // The adjoint of im2col: adds col [C*k*k, N*Ho*Wo] into dst [N, C, H, W] (zeroed by the caller).
 void col2im(const float* col, int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad,
             int64_t ho, int64_t wo, float* dst) {
-  for (int64_t ch = 0; ch < c; ++ch)
-    for (int64_t ky = 0; ky < kKernel; ++ky)
-      for (int64_t kx = 0; kx < kKernel; ++kx) {
-        int64_t first, last;
-        inside_columns(w, wo, stride, pad, kx, first, last);
-        for (int64_t b = 0; b < n; ++b)
-          for (int64_t oy = 0; oy < ho; ++oy, col += wo) {
-            const int64_t iy = oy * stride - pad + ky;
-            if (iy < 0 || iy >= h) continue;
-            float* out = dst + ((b * c + ch) * h + iy) * w - pad + kx;
-            for (int64_t ox = first; ox < last; ++ox) out[ox * stride] += col[ox];
-          }
-      }
+  for_each_segment(n, c, h, w, stride, pad, ho, wo,
+                   [&](int64_t at, bool inside, int64_t image_at, int64_t first, int64_t last) {
+                     if (!inside) return;
+                     for (int64_t ox = first; ox < last; ++ox) dst[image_at + ox * stride] += col[at + ox];
+                   });
 }
 
 // torch::relu (NaN stays NaN) and its backward (grad where the output is not <= 0), written so
@@ -96,21 +111,6 @@ inline float relu(float v) {
   return v != v ? v : positive;
 }
 inline float relu_grad(float grad, float out) { return (out <= 0.0f) ? 0.0f : grad; }
-
-// The position in v[0..3] of a 2x2 window's maximum by max_pool2d's rule: the first maximum, or
-// the last NaN. Branch-free in the common case: on random data a branch per comparison is
-// mispredicted half the time, which cost more than all the arithmetic of the pool.
-inline int window_argmax(const float v[4]) {
-  float max = v[0];
-  for (int i = 1; i < 4; ++i) max = v[i] > max ? v[i] : max;  // maxss
-  const int nan = (v[0] != v[0]) | (v[1] != v[1]) | (v[2] != v[2]) | (v[3] != v[3]);
-  if (nan) {
-    for (int i = 3; i >= 0; --i)
-      if (v[i] != v[i]) return i;
-  }
-  const int after0 = v[0] != max, after1 = v[1] != max, after2 = v[2] != max;
-  return after0 * (1 + after1 * (1 + after2));
-}
 
 // conv [C, N*H*W] (bias not yet added) -> out [N, C, H/2, W/2] = relu(maxpool2x2(conv) + bias),
 // rows[i] = the column of conv that out[i] came from.
@@ -124,7 +124,7 @@ void pool_bias_relu(const float* conv, const float* bias, int64_t n, int64_t c, 
         for (int64_t qx = 0; qx < qw; ++qx) {
           const int64_t top = (b * h + 2 * qy) * w + 2 * qx;
           const float window[4] = {map[top], map[top + 1], map[top + w], map[top + w + 1]};
-          const int at = window_argmax(window);
+          const int32_t at = cpu::window_argmax(window);
           *out++ = relu(window[at] + bias[ch]);
           *rows++ = static_cast<int32_t>(top + (at >> 1) * w + (at & 1));
         }
@@ -226,8 +226,7 @@ class FusedFilterFunction : public torch::autograd::Function<FusedFilterFunction
     ctx->saved_data["flat"] = a.flat;
     ctx->saved_data["rows2"] = a.rows2;
     ctx->saved_data["hidden"] = a.hidden;
-    ctx->saved_data["dims"] = std::vector<int64_t>{d.n,  d.c0, d.h,  d.w,  d.c1,  d.h1,     d.w1,     d.q1h,
-                                                   d.q1w, d.c2, d.h2, d.w2, d.q2h, d.q2w, d.hidden, d.classes};
+    ctx->saved_data["dims"] = d.pack();
     return a.logits;
   }
 
@@ -235,9 +234,7 @@ class FusedFilterFunction : public torch::autograd::Function<FusedFilterFunction
     const auto saved = ctx->get_saved_variables();
     const auto &w1 = saved[0], &w2 = saved[1], &fw1 = saved[2], &fw2 = saved[3];
     const auto t = [&](const char* name) { return ctx->saved_data[name].toTensor(); };
-    const auto dv = ctx->saved_data["dims"].toIntVector();
-    const int64_t n = dv[0], c1 = dv[4], h1 = dv[5], w1s = dv[6], q1h = dv[7], q1w = dv[8], c2 = dv[9],
-                  h2 = dv[10], w2s = dv[11], q2 = dv[12] * dv[13];
+    const Dims d(ctx->saved_data["dims"].toIntVector());
     const auto hidden = t("hidden"), flat = t("flat");
     const auto gy = grad_outputs[0].contiguous();
 
@@ -251,20 +248,21 @@ class FusedFilterFunction : public torch::autograd::Function<FusedFilterFunction
     const auto dflat = torch::mm(dhidden, fw1);
 
     // pool2 + relu + bias2, then conv2: dW = dY col^T, dcol = W^T dY, col2im onto pool1.
-    auto dconv2 = torch::zeros({c2, n * h2 * w2s}, gy.options());
-    auto db2 = torch::zeros({c2}, gy.options());
-    pool_bias_relu_backward(dflat.data_ptr<float>(), flat.data_ptr<float>(), t("rows2").data_ptr<int32_t>(), n, c2,
-                            q2, n * h2 * w2s, dconv2.data_ptr<float>(), db2.data_ptr<float>());
+    auto dconv2 = torch::zeros({d.c2, d.n * d.h2 * d.w2}, gy.options());
+    auto db2 = torch::zeros({d.c2}, gy.options());
+    pool_bias_relu_backward(dflat.data_ptr<float>(), flat.data_ptr<float>(), t("rows2").data_ptr<int32_t>(), d.n,
+                            d.c2, d.q2h * d.q2w, d.n * d.h2 * d.w2, dconv2.data_ptr<float>(), db2.data_ptr<float>());
     const auto dw2 = torch::mm(dconv2, t("col2").t()).view(w2.sizes());
-    const auto dcol2 = torch::mm(w2.contiguous().view({c2, -1}).t(), dconv2);
-    auto dpool1 = torch::zeros({n, c1, q1h, q1w}, gy.options());
-    col2im(dcol2.data_ptr<float>(), n, c1, q1h, q1w, kStride2, kPad2, h2, w2s, dpool1.data_ptr<float>());
+    const auto dcol2 = torch::mm(w2.contiguous().view({d.c2, -1}).t(), dconv2);
+    auto dpool1 = torch::zeros({d.n, d.c1, d.q1h, d.q1w}, gy.options());
+    col2im(dcol2.data_ptr<float>(), d.n, d.c1, d.q1h, d.q1w, kStride2, kPad2, d.h2, d.w2, dpool1.data_ptr<float>());
 
     // pool1 + relu + bias1, then conv1's weight (the images need no gradient).
-    auto dconv1 = torch::zeros({c1, n * h1 * w1s}, gy.options());
-    auto db1 = torch::zeros({c1}, gy.options());
+    auto dconv1 = torch::zeros({d.c1, d.n * d.h1 * d.w1}, gy.options());
+    auto db1 = torch::zeros({d.c1}, gy.options());
     pool_bias_relu_backward(dpool1.data_ptr<float>(), t("pool1").data_ptr<float>(), t("rows1").data_ptr<int32_t>(),
-                            n, c1, q1h * q1w, n * h1 * w1s, dconv1.data_ptr<float>(), db1.data_ptr<float>());
+                            d.n, d.c1, d.q1h * d.q1w, d.n * d.h1 * d.w1, dconv1.data_ptr<float>(),
+                            db1.data_ptr<float>());
     const auto dw1 = torch::mm(dconv1, t("col1").t()).view(w1.sizes());
     return {torch::Tensor(), torch::Tensor(), dw1, db1, dw2, db2, dfw1, dfb1, dfw2, dfb2};
   }

@@ -4,6 +4,8 @@
 // Both NCHW (parallel over the N*C planes) and channels-last (parallel over the output rows).
 #include "skiptrain/ops/max_pool2x2.h"
 
+#include "skiptrain/ops/cpu/window_max.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -12,42 +14,15 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 
 namespace skiptrain {
 namespace {
 
+using cpu::fold;
+using cpu::select;
+
 // Elements per parallel chunk: below this, thread start-up costs more than the work.
 constexpr int64_t kGrainElements = 1 << 14;
-
-// The unsigned integer of T's width: selects done on bits have no branch for GCC to emit.
-template <typename T>
-using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-
-// take ? a : b on bits (`take ? a : b` on floats becomes a branch in GCC's scalar loops, which
-// random data mispredicts: 5-10x slower at LeNet's sizes).
-template <typename T>
-inline T select(bool take, T a, T b) {
-  Bits<T> x, y;
-  std::memcpy(&x, &a, sizeof(T));
-  std::memcpy(&y, &b, sizeof(T));
-  const Bits<T> mask = Bits<T>{0} - static_cast<Bits<T>>(take);
-  x = (x & mask) | (y & ~mask);
-  std::memcpy(&a, &x, sizeof(T));
-  return a;
-}
-
-// Folds candidate v (window position k) into the running maximum m (position code). As max_pool2d:
-// a later value wins only if strictly greater, or if it is NaN (so NaN propagates). Codes are
-// int32, not bytes: with values and codes in lanes of one width the loops vectorise at any map
-// width; byte codes make GCC's vector loop 16 outputs wide, longer than LeNet's rows.
-template <typename T>
-inline void fold(T v, int32_t k, T& m, int32_t& code) {
-  const bool take = (v > m) | (v != v);
-  m = select(take, v, m);
-  code = select(take, k, code);
-}
 
 // One [H, W] plane -> [H/2, W/2] maxima and codes.
 template <typename T>
