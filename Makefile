@@ -1,18 +1,19 @@
 # The commands the README names. `make demo` and `make test` do all set-up on a
-# fresh Debian bookworm machine (they run `deps`, which installs what is missing).
+# fresh Debian bookworm machine (they run `deps`, which installs what is missing): Debian's
+# packages for the C++ side, and a venv (.venv) with the pip torch of requirements.txt, which
+# CMake builds against and the trainer links.
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
-PYTHON     := /usr/bin/python3
 VENV       := .venv
-VENV_PY    := $(VENV)/bin/python
+PYTHON     := $(VENV)/bin/python
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TRAINER    := $(BUILD)/trainer/skiptrain
 
 # Every Debian package the project needs: build, tests, benchmarks and the demo data.
-DEB_PACKAGES := build-essential cmake ninja-build ccache libtorch-dev python3-torch \
-  pybind11-dev libcli11-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev \
-  python3-pytest python3-numpy python3-matplotlib python3-venv python3-pip python3-setuptools \
-  libopenblas0-pthread dataset-fashion-mnist
+# (The CUDA kernels also need the CUDA toolkit's nvcc, which Debian does not ship: CMake compiles
+# them where it finds one, as torch's own CMake config requires for its CUDA wheel.)
+DEB_PACKAGES := build-essential cmake ninja-build ccache libcli11-dev libgtest-dev libbenchmark-dev \
+  nlohmann-json3-dev zlib1g-dev python3-venv dataset-fashion-mnist
 # Only `make fuzz` needs these (libFuzzer comes with clang's runtime; llvm has llvm-symbolizer).
 FUZZ_PACKAGES := clang libclang-rt-dev llvm
 
@@ -39,30 +40,38 @@ endef
 
 deps:
 	$(call apt_install,$(DEB_PACKAGES),deps)
+	@$(MAKE) --no-print-directory $(VENV)/.requirements-installed
+
+# The venv's packages, reinstalled when requirements.txt changes (pip's cache serves the torch
+# wheel after the first download).
+$(VENV)/.requirements-installed: requirements.txt
+	[ -x $(PYTHON) ] || /usr/bin/python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
 
 $(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKIPTRAIN_PYTHON=$(abspath $(PYTHON))
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The Python package installed into a venv that sees Debian's torch, from the same build.
+# The Python package installed into the venv, from the same build.
 venv: build
-	[ -x $(VENV_PY) ] || $(PYTHON) -m venv --system-site-packages $(VENV)
-	SKIPTRAIN_BUILD_DIR=$(abspath $(BUILD)) $(VENV_PY) -m pip install -q --no-build-isolation --no-deps --no-index .
+	SKIPTRAIN_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps --no-index .
 
 test-cpp: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 test-python: venv
-	cd tests/python && SKIPTRAIN_TRAINER=$(abspath $(TRAINER)) ../../$(VENV_PY) -m pytest -q
+	cd tests/python && SKIPTRAIN_TRAINER=$(abspath $(TRAINER)) ../../$(PYTHON) -m pytest -q
 
 test: test-cpp test-python
 
 # The GoogleTest suite built with AddressSanitizer and UBSan (see README, "Testing").
 test-asan: deps
 	[ -f $(ASAN_BUILD)/build.ninja ] || cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DSKIPTRAIN_SANITIZE=ON -DSKIPTRAIN_BUILD_BENCHMARKS=OFF
+	  -DSKIPTRAIN_SANITIZE=ON -DSKIPTRAIN_BUILD_BENCHMARKS=OFF -DSKIPTRAIN_PYTHON=$(abspath $(PYTHON))
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
@@ -72,7 +81,7 @@ fuzz-deps:
 # libFuzzer on the IDX, CIFAR and checkpoint readers, FUZZ_SECONDS each (README, "Testing").
 fuzz: deps fuzz-deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKIPTRAIN_FUZZ=ON
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKIPTRAIN_FUZZ=ON -DSKIPTRAIN_PYTHON=$(abspath $(PYTHON))
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	$(FUZZ_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD)
 
@@ -92,4 +101,4 @@ bench: build
 	  --run "eif+emp=--method eif+emp --eif-ratio 0.25 --emp-keep 0.5" --out benchmarks/results/eif_lenet_mnist.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(VENV) python/skiptrain/lib
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) python/skiptrain/lib

@@ -12,6 +12,7 @@ import json
 import os
 
 import torch
+from torch.jit._pickle import restore_type_tag as _restore_type_tag
 
 FORMAT = "skiptrain-checkpoint"
 VERSION = 1
@@ -33,7 +34,10 @@ def load(path):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"checkpoint.load: path must be a str or os.PathLike, got {type(path).__name__}")
     try:
-        data = torch.load(path, map_location="cpu")
+        # The C++ trainer's pickler tags typed dicts with restore_type_tag, a plain function; allowing
+        # it keeps torch.load's weights-only unpickler (no arbitrary code from the file).
+        with torch.serialization.safe_globals([_restore_type_tag]):
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises several types for corrupt files

@@ -1,5 +1,8 @@
 """The `skiptrain` trainer end to end on small generated data: the JSON summary,
 bad flags, determinism, exact resume, and checkpoints that Python can read."""
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -97,6 +100,23 @@ def test_resume_refuses_a_checkpoint_of_another_model(trainer, tiny_mnist, tmp_p
                           "--checkpoint", tmp_path / "run.pt", "--resume", check=False)
     assert proc.returncode == 2
     assert "run.pt: checkpoint of --model lenet5" in proc.stderr and "asks for --model lenet-filter" in proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint", "--metrics"])
+@pytest.mark.parametrize("where", ["missing-folder", "read-only-folder", "a-folder"])
+def test_unwritable_output_paths_are_rejected_before_any_work(trainer, tiny_mnist, tmp_path, flag, where):
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    path = {"missing-folder": tmp_path / "nowhere" / "out", "read-only-folder": readonly / "out",
+            "a-folder": tmp_path}[where]
+    if where == "read-only-folder" and os.access(readonly, os.W_OK):
+        pytest.skip("running as root, who may write into read-only folders")
+    started = time.monotonic()
+    proc, _ = train(trainer, tiny_mnist, flag, path, "--epochs", "50", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert flag in proc.stderr and str(path) in proc.stderr
+    assert time.monotonic() - started < 20  # rejected at once, not after 50 epochs
 
 
 def test_resume_from_missing_checkpoint_is_named(trainer, tiny_mnist, tmp_path):

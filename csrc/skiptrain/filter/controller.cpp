@@ -19,11 +19,6 @@ namespace {
 // std::vector: as torch ops (log_softmax, topk, nonzero, randperm, where, ...) the same logic cost
 // ~130 us a batch in dispatch alone, ~6% of an EIF LeNet-5 step on MNIST.
 
-FilterOptions validated(FilterOptions options) {
-  options.validate();
-  return options;
-}
-
 // A 1-D tensor as a std::vector<T> (any device and dtype), checked against the expected count.
 template <typename T>
 std::vector<T> to_vector(const torch::Tensor& t, int64_t expected, const char* name) {
@@ -91,7 +86,7 @@ std::vector<int64_t> sample(std::vector<int64_t> from, int64_t q, uint64_t seed)
 }  // namespace
 
 FilterController::FilterController(FilterOptions options)
-    : options_(validated(std::move(options))), threshold_(options_) {}
+    : options_(options.validated()), threshold_(options_) {}
 
 bool FilterController::budget_rule() const { return options_.control == "budget"; }
 

@@ -1,7 +1,6 @@
 // FilterController as a TorchScript custom class, torch.classes.skiptrain.FilterController,
 // so that Python users pair the C++ decision/labelling logic with their own torch.nn
-// filter (python/skiptrain/filter.py). Only custom-class features present in both
-// torch 1.13 and 2.x: torch::init, lambdas on intrusive_ptr, tuples, Dict, no defaults.
+// filter (python/skiptrain/filter.py).
 #include "skiptrain/filter/controller.h"
 
 #include <torch/custom_class.h>

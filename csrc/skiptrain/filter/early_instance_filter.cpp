@@ -12,11 +12,6 @@
 namespace skiptrain::filter {
 namespace {
 
-FilterOptions validated(FilterOptions options) {
-  options.validate();
-  return options;
-}
-
 std::vector<torch::Tensor> parameters_of(const nn::Network& network) {
   TORCH_CHECK(network != nullptr, "EarlyInstanceFilter: the filter network is null");
   return network->parameters();
@@ -29,7 +24,7 @@ torch::Tensor joined(const std::vector<torch::Tensor>& parts) { return parts.siz
 }  // namespace
 
 EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions options)
-    : options_(validated(std::move(options))),
+    : options_(options.validated()),
       network_(std::move(network)),
       controller_(options_),
       sgd_(parameters_of(network_), train::SgdOptions{options_.lr, options_.momentum, options_.weight_decay}) {}

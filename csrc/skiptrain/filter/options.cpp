@@ -49,6 +49,11 @@ void FilterOptions::validate() const {
   if (!(train_share > 0 && train_share <= 1)) reject("--eif-train-share", "in (0, 1]", train_share);
 }
 
+FilterOptions FilterOptions::validated() const {
+  validate();
+  return *this;
+}
+
 double FilterOptions::lr_at(int64_t iteration) const {
   double value = lr;
   for (int64_t milestone : lr_milestones)

@@ -134,6 +134,9 @@ struct FilterOptions {
   // Throws InputError naming the first bad flag, its allowed range and the value found.
   void validate() const;
 
+  // A copy of these options after validate(): for members initialised from options.
+  FilterOptions validated() const;
+
   // The filter's learning rate after `iteration` incoming batches: lr * lr_factor^(milestones passed).
   double lr_at(int64_t iteration) const;
 };

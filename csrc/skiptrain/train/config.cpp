@@ -7,7 +7,12 @@
 #include "skiptrain/ops/quantize.h"
 #include "skiptrain/train/methods.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace skiptrain::train {
 namespace {
@@ -23,6 +28,22 @@ void require(bool ok, const std::string& message) {
 
 bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+// An output file the run writes later (checkpoint, metrics) must be writable now: its folder exists
+// and takes new files, and the path is not a folder. Otherwise a whole run trains before failing.
+void require_writable_output(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  struct stat st {};
+  require(!(::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)),
+          std::string(flag) + ": " + path + " is a folder; give a file path");
+  const auto slash = path.find_last_of('/');
+  const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  require(::stat(folder.c_str(), &st) == 0 && S_ISDIR(st.st_mode),
+          std::string(flag) + ": folder " + folder + " of " + path + " does not exist; create it first");
+  require(::access(folder.c_str(), W_OK | X_OK) == 0,
+          std::string(flag) + ": cannot write into " + folder + " (" + std::strerror(errno) +
+              "); choose a writable folder");
 }
 }  // namespace
 
@@ -46,6 +67,8 @@ void TrainConfig::validate() const {
   require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
   require(eval_every >= -1, "--eval-every: must be >= -1, got " + std::to_string(eval_every));
   require(!resume || !checkpoint_path.empty(), "--resume: needs --checkpoint FILE");
+  require_writable_output("--checkpoint", checkpoint_path);
+  require_writable_output("--metrics", metrics_path);
   if (uses_emp(method)) {
     require(emp.keep > 0 && emp.keep <= 1, "--emp-keep: must be in (0, 1], got " + std::to_string(emp.keep));
     require(emp.gamma1 >= 0 && emp.gamma2 >= 0 && emp.gamma1 + emp.gamma2 > 0,

@@ -3,7 +3,6 @@
 
 #include <ATen/Parallel.h>
 
-#include <dlfcn.h>
 #include <fstream>
 #include <sched.h>
 #include <sys/resource.h>
@@ -20,11 +19,6 @@ int64_t available_cores() {
 int64_t configure_threads(int64_t threads) {
   const int64_t n = threads > 0 ? threads : available_cores();
   at::set_num_threads(static_cast<int>(n));
-  // OpenBLAS (Debian's libblas.so.3 when libopenblas0-pthread is installed) spawns its own
-  // threads inside each GEMM; LibTorch already parallelises around it.
-  using SetThreads = void (*)(int);
-  if (auto set_blas_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set_blas_threads(1);
   return n;
 }
 

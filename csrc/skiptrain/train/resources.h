@@ -9,8 +9,7 @@ namespace skiptrain::train {
 // Cores this process may run on.
 int64_t available_cores();
 
-// Sets LibTorch's intra-op threads to `threads` (0 = all cores) and keeps OpenBLAS
-// single-threaded, so the two pools do not oversubscribe the cores. Returns the count used.
+// Sets LibTorch's intra-op threads to `threads` (0 = all cores); returns the count set.
 int64_t configure_threads(int64_t threads);
 
 // Peak resident set size of this process so far, in MiB.

@@ -9,8 +9,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <chrono>
-#include <ctime>
 #include <set>
 
 namespace sd = skiptrain::data;
@@ -260,35 +258,4 @@ TEST(Stream, TinyImagesWithAugmentation) {
   sd::Batch b;
   ASSERT_TRUE(s.next(b));
   EXPECT_EQ(b.images.sizes(), (std::vector<int64_t>{8, 3, 2, 2}));
-}
-
-TEST(Stream, SpeedOfBatchAssembly) {
-  struct Case {
-    const char* name;
-    int64_t n, c, hw, batch;
-    bool augment;
-  };
-  for (const Case& k : {Case{"mnist batch 64", 60000, 1, 28, 64, false},
-                        Case{"cifar10 batch 128 + augment", 50000, 3, 32, 128, true},
-                        Case{"cifar10 batch 128", 50000, 3, 32, 128, false}}) {
-    sd::Dataset d;
-    d.images = torch::randint(0, 256, {k.n, k.c, k.hw, k.hw}, torch::kUInt8);
-    d.labels = torch::randint(0, 10, {k.n}, torch::kInt64);
-    auto info = sd::dataset_info(k.c == 1 ? "mnist" : "cifar10");
-    sd::Stream s(d, info, opts(k.batch, true, 1, true, k.augment));
-    sd::Batch b;
-    s.next(b);  // builds the epoch order
-    const int reps = 300;
-    // Wall time, and process CPU time, which a busy shared machine inflates less.
-    const std::clock_t c0 = std::clock();
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) {
-      if (!s.next(b)) s.next(b);
-    }
-    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
-    const double cpu_us = 1e6 * double(std::clock() - c0) / CLOCKS_PER_SEC / reps;
-    std::cout << "[ timing ] Stream::next " << k.name << ": " << us << " us wall, " << cpu_us
-              << " us CPU per batch (" << at::get_num_threads() << " threads)\n";
-    EXPECT_LT(us, 5000.0) << k.name;
-  }
 }

@@ -1,6 +1,8 @@
-// Temporary directories and file writers for the tests.
+// Temporary directories and file writers for the tests, and the suite's thread count.
 #include "support/test_support.h"
 
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstdlib>
@@ -9,6 +11,18 @@
 #include <stdexcept>
 
 namespace skiptrain::test {
+namespace {
+
+// ctest runs many test processes at once (-j), and LibTorch's default intra-op thread count is
+// the number of cores: each test starts with one thread, and a test that exercises threads sets
+// its own count.
+class OneThreadPerTest : public ::testing::Environment {
+ public:
+  void SetUp() override { at::set_num_threads(1); }
+};
+const auto* const kOneThreadPerTest = ::testing::AddGlobalTestEnvironment(new OneThreadPerTest);
+
+}  // namespace
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "skiptrain-test-XXXXXX").string();
