@@ -10,6 +10,8 @@ from skiptrain._library import load_library
 
 load_library()
 
+from skiptrain import _fake  # noqa: E402,F401  (fake kernels: torch.compile, FakeTensor, opcheck)
+
 from skiptrain import ops, nn, emp, quant  # noqa: E402,F401
 
 from skiptrain.filter import EarlyInstanceFilter  # noqa: E402,F401

@@ -1,5 +1,5 @@
-// Schemas and C++ API of skiptrain::emp_conv2d and skiptrain::_emp_conv2d_backward; the
-// kernels are in cpu/ (and later cuda/), the autograd wiring in autograd/.
+// Schemas, C++ API and argument checks of skiptrain::emp_conv2d and skiptrain::_emp_conv2d_backward;
+// the kernels are in composite/ (every device) and cpu/, the autograd wiring in autograd/.
 #include "skiptrain/ops/emp_conv2d.h"
 
 #include "skiptrain/ops/select_channels.h"
@@ -69,7 +69,23 @@ void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, co
                 weight.size(0), "], got shape ", bias->sizes());
     TORCH_CHECK(bias->scalar_type() == input.scalar_type(), "emp_conv2d: bias dtype (", bias->scalar_type(),
                 ") must equal input dtype (", input.scalar_type(), ")");
+    TORCH_CHECK(bias->device() == input.device(), "emp_conv2d: bias is on ", bias->device(), " but input on ",
+                input.device());
   }
+}
+
+void check_emp_conv2d_backward_args(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                                    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                                    int64_t groups, double keep, double gamma1, double gamma2) {
+  check_emp_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups, keep, gamma1, gamma2);
+  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == input.size(0) &&
+                  grad_output.size(1) == weight.size(0),
+              "_emp_conv2d_backward: grad_output must be [N = ", input.size(0), ", C_out = ", weight.size(0),
+              ", H_out, W_out], got shape ", grad_output.sizes());
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), "_emp_conv2d_backward: grad_output dtype (",
+              grad_output.scalar_type(), ") must equal input dtype (", input.scalar_type(), ")");
+  TORCH_CHECK(grad_output.device() == input.device(), "_emp_conv2d_backward: grad_output is on ",
+              grad_output.device(), " but input on ", input.device());
 }
 
 }  // namespace detail

@@ -43,6 +43,22 @@ namespace detail {
 void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                            c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
                            int64_t groups, double keep, double gamma1, double gamma2);
+
+// check_emp_conv2d_args, and grad_output: [N, C_out, H_out, W_out] of input's dtype and device.
+void check_emp_conv2d_backward_args(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                                    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                                    int64_t groups, double keep, double gamma1, double gamma2);
+
+// The device-generic pruned backward on checked arguments and the kept channels `idx` (int64,
+// ascending, on the tensors' device): ATen's convolution backward on the gathered kept slice of
+// grad_output and weight, scattered into zero-filled grad_weight / grad_bias; grad_input is
+// ATen's. Gathers keep the memory format ATen's convolution picks (channels-last when input or
+// weight is). Registered at CompositeExplicitAutograd (composite/emp_conv2d_kernel.cpp) and the
+// CPU kernel's fallback.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_sliced(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, const at::Tensor& idx,
+    c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
+    std::array<bool, 3> output_mask);
 }  // namespace detail
 
 }  // namespace skiptrain

@@ -1,5 +1,6 @@
-// Schemas and C++ API of skiptrain::quantize and skiptrain::quantize_grad; the kernels
-// are in cpu/, the autograd wiring (straight-through, error-map rounding) in autograd/.
+// Schemas, C++ API and argument checks of skiptrain::quantize and skiptrain::quantize_grad; the
+// kernels are in cpu/, cuda/ and composite/ (quantize_grad's forward, a copy), the autograd wiring
+// (straight-through, error-map rounding) in autograd/.
 #include "skiptrain/ops/quantize.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -26,6 +27,15 @@ at::Tensor quantize_grad(const at::Tensor& x, int64_t bits) {
                        .typed<at::Tensor(const at::Tensor&, int64_t)>();
   return op.call(x, bits);
 }
+
+namespace detail {
+
+void check_quantize_args(const at::Tensor& x, int64_t bits) {
+  check_quant_bits(bits, "quantize: bits");
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "quantize: x must be floating point, got ", x.scalar_type());
+}
+
+}  // namespace detail
 
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.def("quantize(Tensor x, int bits, bool stochastic) -> Tensor");

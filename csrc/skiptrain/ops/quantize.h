@@ -22,11 +22,16 @@ void check_quant_bits(int64_t bits, const char* what);
 
 // x rounded onto the 2^bits levels  min(x) + q * (max(x) - min(x)) / (2^bits - 1),  q = 0 .. 2^bits-1:
 // to the nearest level, or stochastically (up with probability equal to the fractional part, so
-// the result is unbiased; the default CPU generator draws the noise). A constant tensor is returned
+// the result is unbiased; the device's default generator draws the noise). A constant tensor is returned
 // unchanged. Same shape, dtype and memory format as x. Gradient: straight-through (identity).
 at::Tensor quantize(const at::Tensor& x, int64_t bits, bool stochastic);
 
 // Forward: a copy of x. Backward: quantize(grad, bits, stochastic = true).
 at::Tensor quantize_grad(const at::Tensor& x, int64_t bits);
+
+namespace detail {
+// The checks every quantize kernel starts with: bits in range, x floating point.
+void check_quantize_args(const at::Tensor& x, int64_t bits);
+}  // namespace detail
 
 }  // namespace skiptrain

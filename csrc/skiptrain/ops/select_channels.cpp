@@ -1,4 +1,5 @@
-// Schema and C++ API of skiptrain::select_channels; the kernel is in cpu/.
+// Schema, C++ API and argument checks of skiptrain::select_channels; the kernels are in cpu/ and
+// cuda/.
 #include "skiptrain/ops/select_channels.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -28,8 +29,33 @@ at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weig
   return op.call(grad_output, weight, keep, gamma1, gamma2);
 }
 
+namespace detail {
+
+void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                                double gamma2) {
+  check_emp_settings(keep, gamma1, gamma2);
+  TORCH_CHECK(grad_output.dim() == 4, "select_channels: grad_output must be [N, C_out, H_out, W_out], got shape ",
+              grad_output.sizes());
+  TORCH_CHECK(weight.dim() >= 2 && weight.size(0) > 0,
+              "select_channels: weight must be [C_out, ...] with C_out > 0, got shape ", weight.sizes());
+  TORCH_CHECK(grad_output.size(1) == weight.size(0), "select_channels: grad_output has ", grad_output.size(1),
+              " channels but weight has C_out = ", weight.size(0));
+  TORCH_CHECK(at::isFloatingType(grad_output.scalar_type()) && grad_output.scalar_type() == weight.scalar_type(),
+              "select_channels: grad_output and weight must share a floating dtype, got ", grad_output.scalar_type(),
+              " and ", weight.scalar_type());
+  TORCH_CHECK(grad_output.device() == weight.device(), "select_channels: grad_output is on ", grad_output.device(),
+              " but weight on ", weight.device());
+}
+
+}  // namespace detail
+
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.def("select_channels(Tensor grad_output, Tensor weight, float keep, float gamma1, float gamma2) -> Tensor");
+  // The kept-channel count rule, for Python (the fake kernel of select_channels): no tensors, so catch-all.
+  m.def("kept_channels(int c_out, float keep) -> int", [](int64_t c_out, double keep) {
+    check_emp_settings(keep, 0.0, 0.0);
+    return kept_channels(c_out, keep);
+  });
 }
 
 }  // namespace skiptrain

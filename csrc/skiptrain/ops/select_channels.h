@@ -25,4 +25,11 @@ void check_emp_settings(double keep, double gamma1, double gamma2);
 at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                            double gamma2);
 
+namespace detail {
+// The checks every select_channels kernel starts with (settings, shapes, one floating dtype and one
+// device for both tensors); every message names the argument.
+void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                                double gamma2);
+}  // namespace detail
+
 }  // namespace skiptrain

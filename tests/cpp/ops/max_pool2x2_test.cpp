@@ -143,7 +143,7 @@ TEST(MaxPool2x2, OtherDtypesUseMaxPool2d) {
   EXPECT_TRUE(torch::equal(skiptrain::max_pool2x2(x), reference(x)));
 }
 
-TEST(MaxPool2x2, CudaTensorsUseMaxPool2d) {
+TEST(MaxPool2x2, CudaTensorsMatchMaxPool2d) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   expect_matches_reference(torch::randn({4, 3, 7, 8}, torch::kCUDA), "cuda");
 }

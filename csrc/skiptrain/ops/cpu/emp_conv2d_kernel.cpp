@@ -1,15 +1,15 @@
-// CPU kernels of skiptrain::emp_conv2d (forward: the ordinary convolution) and of
-// skiptrain::_emp_conv2d_backward (Error Map Pruning). The backward selects the kept
-// channels (skiptrain::select_channels), then runs dense work on the kept slice only:
+// CPU kernel of skiptrain::_emp_conv2d_backward (Error Map Pruning; the forward is the
+// device-generic one in composite/). It selects the kept channels (skiptrain::select_channels),
+// then runs dense work on the kept slice only:
 //  - a channels-last input that the NHWC kernels serve (emp_backward_nhwc.h): those, and
 //    grad_input stays channels-last;
 //  - float32, stride 1, groups 1, kernel width 1/3/5/7 on x86-64 with AVX2 or AVX-512:
 //    direct kernels (emp_conv2d_direct.h), parallel over the batch (at::parallel_for: with
 //    ATen's OpenMP backend that is a header-inline `omp parallel`, so it only runs threads when
 //    this file is compiled with -fopenmp);
-//  - anything else: ATen's convolution backward on the gathered slice (index_select of delta
-//    and W), scattered back. Never a mask. keep = 1 is ATen's dense backward, untouched.
-// Mirror-able: a CUDA file registers the same two functions at the CUDA key.
+//  - anything else: the device-generic sliced backward (detail::emp_conv2d_backward_sliced, ATen's
+//    convolution backward on the gathered slice, scattered back) on NCHW tensors. Never a mask.
+//    keep = 1 is ATen's dense backward, untouched.
 #include "skiptrain/ops/emp_conv2d.h"
 #include "skiptrain/ops/cpu/emp_backward_nhwc.h"
 #include "skiptrain/ops/cpu/thread_partials.h"
@@ -23,7 +23,6 @@
 
 #include <cstring>
 #include <vector>
-
 
 namespace skiptrain {
 namespace {
@@ -231,102 +230,41 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
   if (a.need_gb) gb.index_copy_(0, idx, gb_parts.total({a.K}, gb.scalar_type()));
 }
 
-// ATen's convolution backward on the gathered kept slice. Groups: when every group has one output
-// channel (depthwise and its multiples... C_out == groups) the kept channels' groups form a smaller
-// grouped conv; otherwise one groups=1 call per group that has kept channels.
-void backward_sliced(const at::Tensor& go, const at::Tensor& x, const at::Tensor& w, const at::Tensor& idx,
-                     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
-                     std::array<bool, 3> mask, at::Tensor& gi, at::Tensor& gw, at::Tensor& gb) {
-  const std::array<bool, 3> mask2 = {mask[0], mask[1], false};
-  const std::vector<int64_t> no_out_pad = {0, 0};
-  if (mask[2]) gb.index_copy_(0, idx, go.index_select(1, idx).sum({0, 2, 3}));
-  if (groups == 1) {
-    auto r = at::convolution_backward(go.index_select(1, idx), x, w.index_select(0, idx), c10::nullopt, stride,
-                                      padding, dilation, false, no_out_pad, 1, mask2);
-    if (mask[0]) gi.copy_(std::get<0>(r));
-    if (mask[1]) gw.index_copy_(0, idx, std::get<1>(r));
-    return;
-  }
-  const int64_t co_per_group = w.size(0) / groups, ci_per_group = w.size(1);
-  if (co_per_group == 1) {
-    // Kept channel j uses input channels [j*ci_per_group, (j+1)*ci_per_group).
-    auto in_idx = (idx.unsqueeze(1) * ci_per_group + at::arange(ci_per_group, idx.options()).unsqueeze(0)).reshape(-1);
-    auto r = at::convolution_backward(go.index_select(1, idx), x.index_select(1, in_idx), w.index_select(0, idx),
-                                      c10::nullopt, stride, padding, dilation, false, no_out_pad, idx.numel(), mask2);
-    if (mask[0]) gi.index_copy_(1, in_idx, std::get<0>(r));
-    if (mask[1]) gw.index_copy_(0, idx, std::get<1>(r));
-    return;
-  }
-  const int64_t* ip = idx.data_ptr<int64_t>();
-  for (int64_t g = 0; g < groups; ++g) {
-    std::vector<int64_t> local;
-    for (int64_t k = 0; k < idx.numel(); ++k)
-      if (ip[k] / co_per_group == g) local.push_back(ip[k]);
-    if (local.empty()) continue;
-    auto gidx = at::tensor(local, idx.options());
-    auto xg = x.narrow(1, g * ci_per_group, ci_per_group);
-    auto r = at::convolution_backward(go.index_select(1, gidx), xg, w.index_select(0, gidx), c10::nullopt, stride,
-                                      padding, dilation, false, no_out_pad, 1, mask2);
-    if (mask[0]) gi.narrow(1, g * ci_per_group, ci_per_group).copy_(std::get<0>(r));
-    if (mask[1]) gw.index_copy_(0, gidx, std::get<1>(r));
-  }
-}
-
-at::Tensor emp_conv2d_forward_cpu(const at::Tensor& input, const at::Tensor& weight,
-                                  const c10::optional<at::Tensor>& bias, c10::IntArrayRef stride,
-                                  c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep,
-                                  double gamma1, double gamma2) {
-  detail::check_emp_conv2d_args(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
-  return at::convolution(input, weight, bias, stride, padding, dilation, false, {0, 0}, groups);
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
     std::array<bool, 3> output_mask) {
-  detail::check_emp_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups, keep, gamma1, gamma2);
-  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == input.size(0) &&
-                  grad_output.size(1) == weight.size(0),
-              "_emp_conv2d_backward: grad_output must be [N = ", input.size(0), ", C_out = ", weight.size(0),
-              ", H_out, W_out], got shape ", grad_output.sizes());
-  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), "_emp_conv2d_backward: grad_output dtype (",
-              grad_output.scalar_type(), ") must equal input dtype (", input.scalar_type(), ")");
-  const std::vector<int64_t> no_out_pad = {0, 0};
+  detail::check_emp_conv2d_backward_args(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1,
+                                         gamma2);
   const int64_t c_out = weight.size(0);
   if (kept_channels(c_out, keep) == c_out) {
     // keep = 1 (or every channel kept): the dense backward, no selection.
     return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding,
-                                    dilation, false, no_out_pad, groups, output_mask);
+                                    dilation, false, std::vector<int64_t>{0, 0}, groups, output_mask);
   }
-  auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
+  const auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
+  // Channels-last stays channels-last only where the NHWC kernels serve it (on CPU a model is kept
+  // channels-last only where they serve most of its pruned work: emp_backward_keeps_channels_last).
+  const bool nhwc = cpu::nhwc_backward_applies(input, weight, stride, padding, dilation, groups);
+  const auto go = nhwc ? grad_output : grad_output.contiguous();
+  const auto x = nhwc ? input : input.contiguous();
+  const auto w = nhwc ? weight : weight.contiguous();
+  if (!nhwc && !direct_applies(x, w, stride, groups))
+    return detail::emp_conv2d_backward_sliced(go, x, w, idx, stride, padding, dilation, groups, output_mask);
+  // The NHWC and direct kernels write every grad_input element, and the kept rows of the others.
   at::Tensor gi, gw, gb;
+  if (output_mask[0]) gi = at::empty_like(x);
   if (output_mask[1]) gw = at::zeros_like(weight);
   if (output_mask[2]) gb = at::zeros({c_out}, weight.options());
-  if (cpu::nhwc_backward_applies(input, weight, stride, padding, dilation, groups)) {
-    // Channels-last input (a channels-last model): grad_input stays channels-last.
-    if (output_mask[0]) gi = at::empty_like(input);
-    cpu::nhwc_backward(grad_output, input, weight, idx, padding, output_mask, gi, gw, gb);
-    return std::make_tuple(gi, gw, gb);
-  }
-  auto go = grad_output.contiguous();
-  auto x = input.contiguous();
-  auto w = weight.contiguous();
-  const bool direct = direct_applies(x, w, stride, groups);
-  // The direct kernels write every grad_input element; the sliced path may leave groups untouched (zeros).
-  if (output_mask[0]) gi = direct ? at::empty_like(x) : at::zeros_like(x);
-  if (direct) {
+  if (nhwc)
+    cpu::nhwc_backward(go, x, w, idx, padding, output_mask, gi, gw, gb);
+  else
     backward_direct(go, x, w, idx, padding, dilation, output_mask, gi, gw, gb);
-  } else {
-    backward_sliced(go, x, w, idx, stride, padding, dilation, groups, output_mask, gi, gw, gb);
-  }
   return std::make_tuple(gi, gw, gb);
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skiptrain, CPU, m) {
-  m.impl("emp_conv2d", emp_conv2d_forward_cpu);
-  m.impl("_emp_conv2d_backward", emp_conv2d_backward_cpu);
-}
+TORCH_LIBRARY_IMPL(skiptrain, CPU, m) { m.impl("_emp_conv2d_backward", emp_conv2d_backward_cpu); }
 
 }  // namespace skiptrain

@@ -116,9 +116,7 @@ void backward_row_nhwc(const T* __restrict grad, const int32_t* __restrict codes
 int64_t grain(int64_t unit) { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, unit)); }
 
 std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cpu(const at::Tensor& x) {
-  TORCH_CHECK(x.dim() == 4, "max_pool2x2: x must be [N, C, H, W], got shape ", x.sizes());
-  TORCH_CHECK(x.size(2) >= 2 && x.size(3) >= 2, "max_pool2x2: x's H and W must be at least 2, got shape ",
-              x.sizes());
+  detail::check_max_pool2x2_input(x);
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
               "max_pool2x2: x must be float32 or float64, got ", x.scalar_type());
   const auto format = x.suggest_memory_format();
@@ -154,15 +152,7 @@ std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cpu(const at::Tensor& 
 
 at::Tensor max_pool2x2_backward_cpu(const at::Tensor& grad_output, const at::Tensor& codes, int64_t height,
                                     int64_t width) {
-  TORCH_CHECK(codes.dim() == 4 && codes.scalar_type() == at::kInt,
-              "_max_pool2x2_backward: codes must be int32 [N, C, H/2, W/2], got ", codes.scalar_type(), " ",
-              codes.sizes());
-  TORCH_CHECK(grad_output.sizes() == codes.sizes(), "_max_pool2x2_backward: grad_output's shape ",
-              grad_output.sizes(), " must equal codes' ", codes.sizes());
-  TORCH_CHECK(codes.size(2) == height / 2 && codes.size(3) == width / 2, "_max_pool2x2_backward: codes ",
-              codes.sizes(), " do not pool an input of height ", height, " and width ", width);
-  TORCH_CHECK(codes.is_contiguous() || codes.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "_max_pool2x2_backward: codes must be contiguous (NCHW or channels-last) as the forward made them");
+  detail::check_max_pool2x2_backward_args(grad_output, codes, height, width);
   TORCH_CHECK(grad_output.scalar_type() == at::kFloat || grad_output.scalar_type() == at::kDouble,
               "_max_pool2x2_backward: grad_output must be float32 or float64, got ", grad_output.scalar_type());
   // Where both layouts fit (C = 1, or 1x1 outputs) they order the elements alike.

@@ -1,11 +1,10 @@
-// CPU kernels of skiptrain::quantize (one min/max reduction, then one fused, parallel
-// round-and-rescale pass) and of skiptrain::quantize_grad's forward (a copy).
+// CPU kernel of skiptrain::quantize: one min/max reduction, then one fused, parallel
+// round-and-rescale pass (quantize_grad's forward, a copy, is in composite/).
 #include "skiptrain/ops/quantize.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
-#include <c10/util/Exception.h>
 #include <torch/library.h>
 
 #include <cmath>
@@ -75,8 +74,7 @@ uint64_t draw_seed() {
 }
 
 at::Tensor quantize_cpu(const at::Tensor& x, int64_t bits, bool stochastic) {
-  check_quant_bits(bits, "quantize: bits");
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "quantize: x must be floating point, got ", x.scalar_type());
+  detail::check_quantize_args(x, bits);
   const auto input = x.contiguous(x.suggest_memory_format());
   if (input.numel() == 0) return input.clone();
   const auto range = at::aminmax(input);
@@ -95,16 +93,8 @@ at::Tensor quantize_cpu(const at::Tensor& x, int64_t bits, bool stochastic) {
   return out;
 }
 
-at::Tensor quantize_grad_forward_cpu(const at::Tensor& x, int64_t bits) {
-  check_quant_bits(bits, "quantize_grad: bits");
-  return x.clone();
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skiptrain, CPU, m) {
-  m.impl("quantize", quantize_cpu);
-  m.impl("quantize_grad", quantize_grad_forward_cpu);
-}
+TORCH_LIBRARY_IMPL(skiptrain, CPU, m) { m.impl("quantize", quantize_cpu); }
 
 }  // namespace skiptrain

@@ -5,7 +5,6 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ATen.h>
-#include <c10/util/Exception.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -84,15 +83,7 @@ void add_normalised(std::vector<double>& score, const std::vector<double>& v, do
 
 at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                                double gamma2) {
-  check_emp_settings(keep, gamma1, gamma2);
-  TORCH_CHECK(grad_output.dim() == 4, "select_channels: grad_output must be [N, C_out, H_out, W_out], got shape ",
-              grad_output.sizes());
-  TORCH_CHECK(weight.dim() >= 2, "select_channels: weight must be [C_out, ...], got shape ", weight.sizes());
-  TORCH_CHECK(grad_output.size(1) == weight.size(0), "select_channels: grad_output has ", grad_output.size(1),
-              " channels but weight has C_out = ", weight.size(0));
-  TORCH_CHECK(at::isFloatingType(grad_output.scalar_type()) && grad_output.scalar_type() == weight.scalar_type(),
-              "select_channels: grad_output and weight must share a floating dtype, got ", grad_output.scalar_type(),
-              " and ", weight.scalar_type());
+  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
   const int64_t C = weight.size(0);
   const int64_t K = kept_channels(C, keep);
   auto options = at::TensorOptions().dtype(at::kLong).device(grad_output.device());

@@ -1,0 +1,91 @@
+// skiptrain's CUDA kernels against its CPU kernels through the public C++ API: the same kept
+// channels (NCHW and channels-last), emp_conv2d's pruned gradients, quantize's nearest rounding
+// and max_pool2x2's values, codes and gradients, on random inputs in double. Skipped without a
+// CUDA device.
+#include "skiptrain/ops/emp_conv2d.h"
+#include "skiptrain/ops/max_pool2x2.h"
+#include "skiptrain/ops/quantize.h"
+#include "skiptrain/ops/select_channels.h"
+#include "skiptrain/skiptrain.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace {
+
+class CudaOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    torch::manual_seed(0);
+  }
+};
+
+const auto kDoubles = torch::dtype(torch::kFloat64);
+
+TEST_F(CudaOps, SelectChannelsPicksTheCpuChannels) {
+  for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast})
+    for (const int64_t channels : {6, 64, 300}) {
+      const auto scale = torch::linspace(0.5, 2.0, channels, kDoubles).index_select(0, torch::randperm(channels));
+      const auto go = (torch::randn({8, channels, 7, 7}, kDoubles) * scale.view({1, -1, 1, 1})).contiguous(format);
+      const auto w = torch::randn({channels, 16, 3, 3}, kDoubles).contiguous(format);
+      for (const double keep : {0.5, 0.25, 0.01}) {
+        const auto expected = skiptrain::select_channels(go, w, keep, 1.0, 1.0);
+        const auto got = skiptrain::select_channels(go.cuda(), w.cuda(), keep, 1.0, 1.0);
+        EXPECT_TRUE(got.is_cuda());
+        EXPECT_TRUE(torch::equal(got.cpu(), expected)) << channels << " channels, keep " << keep << ", " << format;
+      }
+    }
+}
+
+TEST_F(CudaOps, SelectChannelsTiesGoToTheLowerIndex) {
+  const auto go = torch::zeros({2, 6, 3, 3}).cuda();
+  const auto w = torch::ones({6, 1, 3, 3}).cuda();
+  EXPECT_TRUE(torch::equal(skiptrain::select_channels(go, w, 0.5, 1.0, 1.0).cpu(), torch::arange(3, torch::kLong)));
+}
+
+TEST_F(CudaOps, EmpConv2dPrunedGradientsMatchTheCpu) {
+  const auto x = torch::randn({4, 16, 10, 10}, kDoubles);
+  const auto w = torch::randn({32, 16, 3, 3}, kDoubles);
+  const auto b = torch::randn({32}, kDoubles);
+  const auto scale = torch::linspace(0.5, 2.0, 32, kDoubles).view({1, -1, 1, 1});
+  const auto delta = torch::randn({4, 32, 10, 10}, kDoubles) * scale;
+  std::vector<at::Tensor> grads[2];
+  for (int device = 0; device < 2; ++device) {
+    const auto to = [&](const at::Tensor& t) { return (device ? t.cuda() : t).detach().requires_grad_(true); };
+    auto xl = to(x), wl = to(w), bl = to(b);
+    skiptrain::emp_conv2d(xl, wl, bl, {1, 1}, {1, 1}, {1, 1}, 1, 0.25).backward(device ? delta.cuda() : delta);
+    grads[device] = {xl.grad().cpu(), wl.grad().cpu(), bl.grad().cpu()};
+  }
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(torch::allclose(grads[1][i], grads[0][i], 1e-10, 1e-10)) << "gradient " << i;
+  EXPECT_EQ((grads[1][1].flatten(1).abs().sum(1) > 0).sum().item<int64_t>(), 8);  // ceil(0.25 * 32)
+}
+
+TEST_F(CudaOps, QuantizeNearestRoundsAsTheCpu) {
+  for (const int64_t bits : {2, 8, 16}) {
+    const auto x = torch::randn({3, 5, 7, 11}, kDoubles) * 3 + 1;
+    EXPECT_TRUE(torch::equal(skiptrain::quantize(x.cuda(), bits, false).cpu(), skiptrain::quantize(x, bits, false)))
+        << "bits " << bits;
+  }
+}
+
+TEST_F(CudaOps, MaxPool2x2MatchesTheCpu) {
+  for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+    const auto x = torch::randn({3, 5, 7, 9}, kDoubles).contiguous(format);
+    const auto upstream = torch::randn({3, 5, 3, 4}, kDoubles);
+    std::vector<at::Tensor> results[2];
+    for (int device = 0; device < 2; ++device) {
+      auto leaf = (device ? x.cuda() : x).detach().requires_grad_(true);
+      auto [output, codes] = skiptrain::max_pool2x2_with_codes(leaf);
+      output.backward(device ? upstream.cuda() : upstream);
+      results[device] = {output.detach().cpu(), codes.cpu(), leaf.grad().cpu()};
+    }
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(torch::equal(results[1][i], results[0][i])) << format << " result " << i;
+    EXPECT_TRUE(skiptrain::max_pool2x2(x.cuda()).is_contiguous(format));
+  }
+}
+
+}  // namespace
