@@ -22,6 +22,8 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--augment", c.augment, "auto (CIFAR only), on or off")->capture_default_str();
   cmd.add_option("--seed", c.seed, "seed of initialisation, order and augmentation")->capture_default_str();
   cmd.add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
+  cmd.add_option("--device", c.device, "auto (a CUDA GPU when one is visible), cpu, cuda or cuda:N")
+      ->capture_default_str();
   cmd.add_option("--eval-every", c.eval_every, "evaluate every N iterations (-1: each epoch, 0: at the end)")
       ->capture_default_str();
   cmd.add_option("--metrics", c.metrics_path, "JSON-lines file, one record per evaluation");

@@ -49,8 +49,13 @@ def tiny_mnist(tmp_path_factory):
 
 
 def run_trainer(trainer, *args, check=True):
-    """Runs the trainer; returns (completed process, parsed last stdout line or None)."""
-    proc = subprocess.run([trainer, *map(str, args)], capture_output=True, text=True, timeout=600)
+    """Runs the trainer; returns (completed process, parsed last stdout line or None). A `train`
+    that names no --device runs on the CPU, where runs are exactly reproducible (the GPU runs of
+    test_trainer_device.py ask for theirs)."""
+    args = [str(a) for a in args]
+    if args and args[0] == "train" and "--device" not in args:
+        args += ["--device", "cpu"]
+    proc = subprocess.run([trainer, *args], capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"trainer failed ({proc.returncode}): {proc.stderr}")
     lines = proc.stdout.strip().splitlines()

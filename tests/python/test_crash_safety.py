@@ -15,7 +15,7 @@ import skiptrain.checkpoint
 from conftest import run_trainer
 
 COMMON = ["--model", "lenet5", "--dataset", "mnist", "--batch-size", "32", "--lr", "0.05", "--threads", "1",
-          "--progress", "none", "--seed", "3", "--epochs", "3", "--eval-every", "2"]
+          "--progress", "none", "--seed", "3", "--epochs", "3", "--eval-every", "2", "--device", "cpu"]
 METHODS = {"sgd": ["--method", "sgd"], "eif+emp": ["--method", "eif+emp", "--eif-warmup", "4"]}
 RECORDS = 24  # 3 epochs of 16 batches, one evaluation every 2
 TIMING = ("train_s",)  # wall-clock figures: the only ones two identical runs may differ in

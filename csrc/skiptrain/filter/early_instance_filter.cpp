@@ -136,9 +136,10 @@ void EarlyInstanceFilter::load_state(const TensorState& state, const std::string
   gathered_weights_.clear();
   gathered_count_ = 0;
   if (gathered_batches_ > 0) {
-    gathered_images_.push_back(require_entry(state, "gathered.images", what));
-    gathered_labels_.push_back(require_entry(state, "gathered.labels", what).to(torch::kInt64));
-    gathered_weights_.push_back(require_entry(state, "gathered.weights", what));
+    const auto device = network_->parameters().front().device();  // checkpoints hold CPU tensors
+    gathered_images_.push_back(require_entry(state, "gathered.images", what).to(device));
+    gathered_labels_.push_back(require_entry(state, "gathered.labels", what).to(device, torch::kInt64));
+    gathered_weights_.push_back(require_entry(state, "gathered.weights", what).to(device));
     gathered_count_ = gathered_images_[0].size(0);
     if (gathered_labels_[0].numel() != gathered_count_ || gathered_weights_[0].numel() != gathered_count_)
       throw InputError(what + ": filter entries 'gathered.*' disagree in length");

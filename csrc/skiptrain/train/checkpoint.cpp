@@ -96,7 +96,8 @@ void check_tensor(const std::string& name, const torch::Tensor& t, const std::st
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   c10::impl::GenericDict tensors(c10::StringType::get(), c10::TensorType::get());
-  for (const auto& [name, tensor] : checkpoint.tensors) tensors.insert(name, tensor.contiguous());
+  // CPU tensors, so that a run trained on a GPU resumes (and is read by Python) on any machine.
+  for (const auto& [name, tensor] : checkpoint.tensors) tensors.insert(name, tensor.to(torch::kCPU).contiguous());
   c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
   root.insert("format", std::string(kFormat));
   root.insert("version", kCheckpointVersion);

@@ -5,6 +5,7 @@
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
 #include "skiptrain/ops/quantize.h"
+#include "skiptrain/train/device.h"
 #include "skiptrain/train/methods.h"
 
 #include <sys/stat.h>
@@ -65,6 +66,7 @@ void TrainConfig::validate() const {
             "--lr-milestones: must be positive and increasing");
   require(one_of(augment, {"auto", "on", "off"}), "--augment: must be auto, on or off, got '" + augment + "'");
   require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
+  resolve_device(device);  // throws naming --device
   require(eval_every >= -1, "--eval-every: must be >= -1, got " + std::to_string(eval_every));
   require(!resume || !checkpoint_path.empty(), "--resume: needs --checkpoint FILE");
   require_writable_output("--checkpoint", checkpoint_path);

@@ -44,6 +44,9 @@ struct TrainConfig {
   uint64_t seed = 0;
   // --threads: intra-op threads; 0 = all available cores.
   int64_t threads = 0;
+  // --device: where the models train: "auto" (the first CUDA GPU when one is visible, else the CPU),
+  // "cpu", "cuda" or "cuda:N". Checkpoints hold CPU tensors and resume on either device.
+  std::string device = "auto";
   // --eval-every: evaluate on the test set every N iterations; -1 = once per epoch; 0 = only at the end.
   int64_t eval_every = -1;
   // --metrics: JSON-lines file with one record per evaluation; empty = none.

@@ -19,6 +19,7 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"augment", c.augment},
           {"seed", c.seed},
           {"threads", c.threads},
+          {"device", c.device},
           {"eval_every", c.eval_every},
           {"eif_batching", c.eif_batching},
           {"quant_bits", c.quant.bits},
@@ -42,6 +43,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.augment = j.value("augment", c.augment);
   c.seed = j.value("seed", c.seed);
   c.threads = j.value("threads", c.threads);
+  c.device = j.value("device", c.device);
   c.eval_every = j.value("eval_every", c.eval_every);
   c.eif_batching = j.value("eif_batching", c.eif_batching);
   c.quant.bits = j.value("quant_bits", c.quant.bits);

@@ -1,6 +1,8 @@
 // The Early Instance Filter Selector.
 #include "skiptrain/train/eif_selector.h"
 
+#include "skiptrain/train/device.h"
+
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/quant_settings.h"
 
@@ -20,6 +22,7 @@ EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec) {
   nn::set_quant(*network, config.quant);  // the filter trains at the main model's widths
   filter_table_ = cost::count(*network, [&](const torch::Tensor& x) { return network->forward(x); },
                               {1, spec.in_channels, spec.image_size, spec.image_size});
+  network->to(resolve_device(config.device));  // before the filter's optimizer takes its parameters
   filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif);
 }
 

@@ -13,12 +13,14 @@ Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const 
   model.eval();
   torch::NoGradGuard no_grad;
   Evaluation result;
+  // The model's device: the test images are decoded on the CPU, then moved in batches.
+  const auto device = model.parameters().front().device();
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < dataset.size(); start += batch_size) {
     const int64_t end = std::min(start + batch_size, dataset.size());
-    auto images = data::normalize(dataset.images.slice(0, start, end), info);
-    auto labels = dataset.labels.slice(0, start, end);
+    auto images = data::normalize(dataset.images.slice(0, start, end), info).to(device);
+    auto labels = dataset.labels.slice(0, start, end).to(device);
     auto logits = model.forward(images);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

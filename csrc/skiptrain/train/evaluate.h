@@ -12,7 +12,8 @@ struct Evaluation {
   int64_t instances = 0;
 };
 
-// Runs `model` in eval mode without gradients over all of `dataset`; restores its mode.
+// Runs `model` in eval mode without gradients over all of `dataset` (on the model's device);
+// restores its mode.
 Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const data::DatasetInfo& info,
                     int64_t batch_size = 1000);
 

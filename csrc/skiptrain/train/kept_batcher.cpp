@@ -22,8 +22,8 @@ void KeptBatcher::add(const data::Batch& batch, const Plan& plan, const torch::T
     queries_waiting_ += plan.loss_only.numel();
   }
   if (k == 0) return;
-  images_.push_back(batch.images.index_select(0, plan.train));
-  labels_.push_back(batch.labels.index_select(0, plan.train));
+  images_.push_back(batch.images.index_select(0, plan.train.to(batch.images.device())));
+  labels_.push_back(batch.labels.index_select(0, plan.train.to(batch.labels.device())));
   entries_.push_back(torch::full({k}, entry, torch::kInt64));
   positions_.push_back(torch::arange(k, torch::kInt64));
   waiting_ += k;
@@ -67,8 +67,8 @@ QueryBatch KeptBatcher::take_queries() {
   std::vector<torch::Tensor> images, labels;
   for (int64_t entry : query_entries_) {
     const Pending& pending = pending_.at(entry - first_entry_);
-    images.push_back(pending.batch.images.index_select(0, pending.plan.loss_only));
-    labels.push_back(pending.batch.labels.index_select(0, pending.plan.loss_only));
+    images.push_back(pending.batch.images.index_select(0, pending.plan.loss_only.to(pending.batch.images.device())));
+    labels.push_back(pending.batch.labels.index_select(0, pending.plan.loss_only.to(pending.batch.labels.device())));
   }
   taken_query_entries_.swap(query_entries_);
   queries_waiting_ = 0;

@@ -51,7 +51,7 @@ void Sgd::load_state(const TensorState& state, const std::string& what) {
     }
     if (it->second.sizes() != parameters_[i].sizes())
       throw InputError(what + ": optimizer momentum " + std::to_string(i) + " does not match the model's parameter");
-    momentum_[i] = it->second.clone();
+    momentum_[i] = it->second.to(parameters_[i].options(), /*non_blocking=*/false, /*copy=*/true);
   }
 }
 

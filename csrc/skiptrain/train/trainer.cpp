@@ -8,6 +8,7 @@
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
 #include "skiptrain/train/checkpoint.h"
+#include "skiptrain/train/device.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/kept_batcher.h"
 #include "skiptrain/train/methods.h"
@@ -59,6 +60,8 @@ class Run {
       const auto step_start = Clock::now();
       data::Batch batch;
       if (!stream_->next(batch)) continue;  // epoch boundary: the next call starts the next epoch
+      batch.images = batch.images.to(device_);
+      batch.labels = batch.labels.to(device_);
       if (channels_last_) batch.images = channels_last(batch.images);
       const double loss = step(batch);
       train_s_ += seconds_since(step_start);
@@ -97,6 +100,7 @@ class Run {
   // Data, model, cost table, optimizer, selector: everything before the first step.
   void setup() {
     config_.validate();
+    device_ = resolve_device(config_.device);
     threads_ = configure_threads(config_.threads);
     torch::manual_seed(config_.seed);
 
@@ -110,10 +114,12 @@ class Run {
     table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
                          {1, spec_.in_channels, spec_.image_size, spec_.image_size});
     pruning_ = pruning_costs(table_);
-    // Dense convs run fastest channels-last (oneDNN). A pruned backward without a channels-last
-    // kernel (ops/emp_conv2d.h) converts its tensors to NCHW, which costs more than channels-last
-    // gains, so a pruned model goes channels-last only when most of its pruned work has that kernel.
-    channels_last_ = !pruning_.any || pruning_.channels_last_share >= 0.5;
+    model_->to(device_);
+    // Dense convs run fastest channels-last (oneDNN, cuDNN). On the CPU a pruned backward without a
+    // channels-last kernel (ops/emp_conv2d.h) converts its tensors to NCHW, which costs more than
+    // channels-last gains, so there a pruned model goes channels-last only when most of its pruned
+    // work has that kernel; on a GPU the pruned backward is cuDNN on the kept slice, in either layout.
+    channels_last_ = device_.is_cuda() || !pruning_.any || pruning_.channels_last_share >= 0.5;
     if (channels_last_) use_channels_last(*model_);
     optimizer_ = std::make_unique<Sgd>(model_->parameters(),
                                        SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
@@ -173,12 +179,13 @@ class Run {
     auto losses = per_instance_loss(images, labels);
     model_->train();
     ledger_.add_forward(cost::Phase::LossOnlyForward, table_, labels.size(0));
-    return losses;
+    return losses.to(torch::kCPU);
   }
 
   // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
   // The step's loss is the sum of the per-instance losses over `divisor` (the batch's size when 0).
-  // Returns the detached per-instance losses and sets `mean_loss` (their mean).
+  // Returns the detached per-instance losses (on the CPU, where the selectors read them) and sets
+  // `mean_loss` (their mean).
   torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
                          double divisor = 0) {
     const int64_t k = labels.size(0);
@@ -196,7 +203,7 @@ class Run {
       ledger_.add_macs(cost::Phase::Selection,
                        pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
     counters_.instances_trained += k;
-    return losses.detach();
+    return losses.detach().to(torch::kCPU);
   }
 
   // --- accumulate batching (see kept_batcher.h) ------------------------------------------
@@ -241,9 +248,10 @@ class Run {
     return mean_loss;
   }
 
-  // x[which] along the first dimension, without a copy when `which` is every row in order.
+  // x[which] along the first dimension (`which` on any device), without a copy when `which` is
+  // every row in order.
   static torch::Tensor rows(const torch::Tensor& x, const torch::Tensor& which) {
-    return which.numel() == x.size(0) ? x : x.index_select(0, which);
+    return which.numel() == x.size(0) ? x : x.index_select(0, which.to(x.device()));
   }
 
   // Stops the run before the diverged state can reach a checkpoint.
@@ -379,6 +387,7 @@ class Run {
     s["iterations"] = counters_.iteration;
     s["batch_size"] = config_.batch_size;
     s["threads"] = threads_;
+    s["device"] = device_.str();
     s["seed"] = config_.seed;
     s["test_acc"] = last_acc_;
     s["best_test_acc"] = best_acc_;
@@ -406,6 +415,7 @@ class Run {
   TrainConfig config_;
   const std::atomic<bool>* stop_;
   int64_t threads_ = 1;
+  c10::Device device_ = c10::kCPU;
   data::TrainTest data_;
   nn::ModelSpec spec_;
   nn::Network model_;
