@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU check, in one call of at most 8 minutes, from the repository root on a bare GPU machine
+# (torch, nvcc, CMake and ninja; no GoogleTest, CLI11 or nlohmann-json: benchmarks/gpu/prepare.sh
+# put their Debian packages and a CIFAR-10 subset into .gpu/ on the development machine, and that
+# folder travels with the call). Builds skiptrain with its CUDA kernels, runs the whole test suite
+# (ctest, pytest: the GPU tests run here), then the GPU benchmarks. Logs, the result tables and
+# summary.md go to $OUT (default runs/gpu).
+set -uo pipefail
+OUT=${OUT:-runs/gpu}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+start=$(date +%s)
+note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$OUT/summary.md"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/GPU: /' | tee "$OUT/summary.md"
+note "torch $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)'), $(nvcc --version | tail -1)"
+
+# 1. What the machine lacks, unpacked from the carried Debian packages (zlib: the system's library).
+PREFIX=/tmp/skiptrain-deps
+mkdir -p "$PREFIX"
+for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$PREFIX"; done
+zlib=(-DZLIB_LIBRARY=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1))
+if [ -f /usr/include/zlib.h ]; then rm -f "$PREFIX/usr/include/zlib.h" "$PREFIX/usr/include/zconf.h";
+else zlib+=(-DZLIB_INCLUDE_DIR="$PREFIX/usr/include"); fi
+
+# 2. Build.
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKIPTRAIN_PYTHON="$(command -v $PY)" \
+  -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DSKIPTRAIN_BUILD_BENCHMARKS=OFF "${zlib[@]}" > "$OUT/build.log" 2>&1 &&
+  cmake --build build-gpu -j "$(nproc)" >> "$OUT/build.log" 2>&1
+build_rc=$?
+note "build: exit $build_rc ($(grep -c 'cuda/.*\.cu' build-gpu/build.ninja 2>/dev/null) CUDA build lines)"
+[ $build_rc -eq 0 ] || { tail -40 "$OUT/build.log"; exit 1; }
+
+# 3. Tests: the C++ suite, then pytest against this build (the trainer and libskiptrain of build-gpu).
+export SKIPTRAIN_LIBRARY=$PWD/build-gpu/libskiptrain.so SKIPTRAIN_TRAINER=$PWD/build-gpu/trainer/skiptrain
+export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
+timeout 120 ctest --test-dir build-gpu -j 12 --timeout 100 --output-on-failure > "$OUT/ctest.log" 2>&1
+note "ctest: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
+grep -E '\((Failed|SEGFAULT|Timeout|Subprocess aborted)\)' "$OUT/ctest.log" | head -20 | tee -a "$OUT/summary.md"
+xdist=$($PY -c 'import xdist' 2>/dev/null && echo "-n 8")
+(cd tests/python && timeout 200 $PY -m pytest -q -p no:cacheprovider $xdist -rfE) > "$OUT/pytest.log" 2>&1
+note "pytest: $(tail -1 "$OUT/pytest.log")"
+grep -E '^(FAILED|ERROR)' "$OUT/pytest.log" | head -20 | tee -a "$OUT/summary.md"
+
+# 4. Benchmarks, most important first, each cut off so that the whole script ends by DEADLINE s.
+DEADLINE=${DEADLINE:-470}
+left() { local l=$((DEADLINE - ($(date +%s) - start))); echo $((l > 5 ? l : 5)); }
+timeout "$(left)" $PY benchmarks/gpu/emp_backward.py --out "$OUT/gpu_emp_backward.md" > "$OUT/bench.log" 2>&1
+note "emp_backward: exit $?"
+timeout "$(left)" $PY benchmarks/gpu/trainer_runs.py --trainer "$SKIPTRAIN_TRAINER" --data-dir .gpu/data/cifar10 \
+  --out "$OUT/gpu_trainer.md" >> "$OUT/bench.log" 2>&1
+note "trainer_runs: exit $?"
+timeout "$(left)" $PY benchmarks/gpu/train_throughput.py --out "$OUT/gpu_training.md" >> "$OUT/bench.log" 2>&1
+note "train_throughput: exit $?"
+cat "$OUT"/gpu_*.md >> "$OUT/summary.md" 2>/dev/null
+note "done"
