@@ -1,8 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Side-by-side benchmark: skiptrain's trainer against plain PyTorch (what it is and is not).
 
-Runs `skiptrain train` and benchmarks/pytorch_baseline.py on the same configuration (model, data,
-batch size, optimiser, thread count, seed) in one run, alternating which goes first in each repeat,
+Runs `skiptrain train` and benchmarks/pytorch_baseline.py (eager, channels-last: its best
+configuration; and the same under torch.compile, whose compilation is excluded from train_s and
+reported as warmup_s) on the same configuration (model, data, batch size, optimiser, thread count,
+seed) in one run, rotating which goes first in each repeat,
 takes the median of N repeats, and writes a markdown report (default
 benchmarks/results/pytorch_vs_skiptrain.md) with one table per case, the ratios skiptrain/pytorch,
 the targets of the issue and whether they are met, and the machine it ran on.
@@ -14,8 +16,7 @@ Cases:
                    lr 0.1 momentum 0.9 wd 1e-4, pad-4 crop + flip.
                    Targets: trainer images/s >= 1.0x PyTorch's; peak RSS <= PyTorch's.
 
-Both processes get the same threading environment: OMP_NUM_THREADS=<threads>,
-OPENBLAS_NUM_THREADS=1 and OMP_WAIT_POLICY (default PASSIVE: on this shared 2-core machine libgomp's
+All processes get the same threading environment: OMP_NUM_THREADS=<threads> and OMP_WAIT_POLICY (default PASSIVE: on this shared 2-core machine libgomp's
 spin-waiting makes any 2-thread run several times slower when other processes compete for the cores;
 see the header of pytorch_baseline.py). Peak RSS is taken twice: as each program reports it, and
 from the kernel's ru_maxrss of the child process (os.wait4), which measures both the same way.
@@ -24,8 +25,8 @@ It does not build the trainer, does not check accuracy parity beyond reporting t
 its timings are only as quiet as the machine: read the load averages in the report.
 
 Example:
-  /usr/bin/python3 benchmarks/compare_pytorch.py --repeats 3
-  /usr/bin/python3 benchmarks/compare_pytorch.py --pytorch-only --repeats 1   # no trainer needed
+  .venv/bin/python benchmarks/compare_pytorch.py --repeats 3
+  .venv/bin/python benchmarks/compare_pytorch.py --pytorch-only --repeats 1   # no trainer needed
 """
 
 import argparse
@@ -64,7 +65,9 @@ CASES = {
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--trainer", default=os.path.join(ROOT, "build", "trainer", "skiptrain"))
-    p.add_argument("--python", default="/usr/bin/python3")
+    p.add_argument("--python", default=sys.executable, help="the Python whose torch the baseline uses")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="skip the torch.compile side of the PyTorch baseline")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--cases", default="lenet5-mnist,resnet20-cifar10")
@@ -130,7 +133,6 @@ def child_env(threads, wait_policy):
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(threads)
     env["MKL_NUM_THREADS"] = str(threads)
-    env["OPENBLAS_NUM_THREADS"] = "1"
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy
     return env
@@ -157,7 +159,10 @@ def commands(case, a):
                   "--weight-decay", str(c["weight_decay"])])
     if a.omp_wait_policy:
         pytorch += ["--omp-wait-policy", a.omp_wait_policy]
-    return {"skiptrain": trainer, "pytorch": pytorch}
+    sides = {"skiptrain": trainer, "pytorch": pytorch}
+    if a.compile:
+        sides["pytorch-compile"] = pytorch + ["--compile"]
+    return sides
 
 
 def normalise(side, res, wall, maxrss, train_size):
@@ -175,6 +180,7 @@ def normalise(side, res, wall, maxrss, train_size):
         "peak_rss_mb": res.get("peak_rss_mb"),
         "child_maxrss_mb": maxrss,
         "process_wall_s": wall,
+        "warmup_s": res.get("warmup_s"),
     }
     if side == "skiptrain":
         m["method"] = res.get("method")
@@ -192,11 +198,11 @@ def load_avg():
 def run_case(case, a, log):
     cmds = commands(case, a)
     env = child_env(a.threads, a.omp_wait_policy)
-    sides = ["pytorch"] if a.pytorch_only else ["skiptrain", "pytorch"]
+    sides = [s for s in cmds if not (a.pytorch_only and s == "skiptrain")]
     runs = {s: [] for s in sides}
     raw = {s: [] for s in sides}
     for rep in range(a.repeats):
-        order = sides if rep % 2 == 0 else list(reversed(sides))
+        order = sides[rep % len(sides):] + sides[:rep % len(sides)]
         for side in order:
             log(f"[{case}] repeat {rep + 1}/{a.repeats} {side}: {' '.join(cmds[side])}")
             res, wall, maxrss, rc, tail = run_child(cmds[side], env, a.timeout)
@@ -229,10 +235,6 @@ def machine_info():
                 info["cores"] = v.strip()
     except OSError:
         pass
-    try:
-        info["libblas"] = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
-    except OSError:
-        info["libblas"] = "?"
     info["kernel"] = platform.release()
     return info
 
@@ -255,20 +257,19 @@ def case_table(case, a, cmds, runs):
             ("images/s", "images_per_s", 1), ("peak RSS, self-reported (MB)", "peak_rss_mb", 1),
             ("peak RSS, wait4 ru_maxrss (MB)", "child_maxrss_mb", 1),
             ("test accuracy", "test_acc", 4), ("instances trained", "instances_trained", 0),
-            ("process wall (s, incl. load + eval)", "process_wall_s", 1)]
+            ("process wall (s, incl. load + eval)", "process_wall_s", 1),
+            ("untimed warm-up (s; torch.compile's compilation)", "warmup_s", 1)]
+    sides = list(runs)
+    baselines = [s for s in sides if s != "skiptrain"] if have_st else []
     L = [f"### {title}", ""]
-    if have_st:
-        L += ["| metric (median) | skiptrain | pytorch | skiptrain/pytorch |", "|---|---:|---:|---:|"]
-    else:
-        L += ["| metric (median) | pytorch |", "|---|---:|"]
+    L += ["| metric (median) | " + " | ".join(sides) + "".join(f" | skiptrain/{b}" for b in baselines) + " |",
+          "|---|" + "---:|" * (len(sides) + len(baselines))]
     for label, k, nd in rows:
-        p = med["pytorch"].get(k)
-        if have_st:
-            s = med["skiptrain"].get(k)
-            ratio = (s / p) if (s is not None and p) else None
-            L.append(f"| {label} | {fmt(s, nd)} | {fmt(p, nd)} | {fmt(ratio, 3)} |")
-        else:
-            L.append(f"| {label} | {fmt(p, nd)} |")
+        cells = [fmt(med[s].get(k), nd) for s in sides]
+        for b in baselines:
+            st, p = med["skiptrain"].get(k), med[b].get(k)
+            cells.append(fmt((st / p) if (st is not None and p) else None, 3))
+        L.append(f"| {label} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("Per-repeat train_s: " + "; ".join(
         f"{s}: " + ", ".join(fmt(r["train_s"], 2) for r in rs) for s, rs in runs.items()))
@@ -277,7 +278,8 @@ def case_table(case, a, cmds, runs):
     L.append("")
     verdicts = []
     if have_st:
-        L += ["| target | ratio | met |", "|---|---:|:---:|"]
+        L += ["Targets are against eager PyTorch (its best configuration); torch.compile is reported beside them.",
+              "", "| target | ratio | met |", "|---|---:|:---:|"]
         for k, op, bound, text in c["targets"]:
             s, p = med["skiptrain"].get(k), med["pytorch"].get(k)
             ratio = (s / p) if (s is not None and p) else None
@@ -294,9 +296,8 @@ def write_report(a, results, info, torch_version, t_start, load_start):
          "Generated by `benchmarks/compare_pytorch.py`; do not edit by hand.", "",
          f"- date: {t_start.isoformat(timespec='seconds')}",
          f"- machine: {info['cpu']}, {info['cores']} CPU(s), kernel {info['kernel']}",
-         f"- libblas.so.3 -> {info['libblas']}",
-         f"- torch (PyTorch side): {torch_version}",
-         f"- threads: {a.threads} (OMP_NUM_THREADS={a.threads}, OPENBLAS_NUM_THREADS=1, "
+         f"- torch (PyTorch side, and the LibTorch the trainer links): {torch_version}",
+         f"- threads: {a.threads} (OMP_NUM_THREADS={a.threads}, "
          f"OMP_WAIT_POLICY={a.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', 'unset')}) for both",
          f"- repeats: {a.repeats}, order alternated each repeat, medians reported",
          f"- load average (1/5/15 min) at start: {load_start}; at end: {load_avg()}",

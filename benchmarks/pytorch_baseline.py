@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Plain-PyTorch baseline for skiptrain's trainer (what it is and is not).
 
 This is the reference side of benchmarks/compare_pytorch.py: the same models (LeNet-5, CIFAR
@@ -87,6 +87,9 @@ def _parse_args(argv=None):
     p.add_argument("--no-flush-denormal", action="store_true")
     p.add_argument("--loader", choices=["manual", "dataloader"], default="manual")
     p.add_argument("--log-every", type=int, default=0, help="print loss every N iterations (stderr)")
+    p.add_argument("--compile", action="store_true",
+                   help="train torch.compile(model) (inductor); its compilation runs in --warmup iterations "
+                        "(default 3 with --compile), timed apart as compile_s")
     a = p.parse_args(argv)
     if a.dataset is None:
         a.dataset = "mnist" if a.model == "lenet5" else "cifar10"
@@ -94,6 +97,8 @@ def _parse_args(argv=None):
         a.data_dir = os.path.join("/work/shared/data", a.dataset)
     if a.epochs is None and a.iterations is None:
         a.epochs = 1
+    if a.compile and a.warmup == 0:
+        a.warmup = 3
     lenet = a.model == "lenet5"
     if a.batch_size is None:
         a.batch_size = 64 if lenet else 128
@@ -325,6 +330,7 @@ def main(a):
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
     params = sum(p.numel() for p in model.parameters())
+    train_model = torch.compile(model) if a.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum,
                           weight_decay=a.weight_decay)
     n = xtr.shape[0]
@@ -349,13 +355,14 @@ def main(a):
             xb = augment(xb, gen)
         if a.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(xb), yb)
+        loss = F.cross_entropy(train_model(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return loss
 
     model.train()
+    warmup_t0 = time.perf_counter()
     if a.warmup > 0:
         # Warm-up on a throw-away copy of model and optimiser state would change the trajectory;
         # instead warm up on the real model (it is a benchmark, the first steps are just training).
@@ -364,6 +371,7 @@ def main(a):
             xb, yb = next(it)
             step(xb, yb)
 
+    warmup_s = time.perf_counter() - warmup_t0
     it_done = 0
     seen = 0
     last_loss = float("nan")
@@ -386,7 +394,8 @@ def main(a):
     test_acc = None if a.no_eval else evaluate(model, xte, yte, a.eval_batch_size, a.channels_last)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out = {
-        "framework": "pytorch",
+        "framework": "pytorch-compile" if a.compile else "pytorch",
+        "warmup_s": round(warmup_s, 3),
         "model": a.model,
         "dataset": a.dataset,
         "batch_size": bs,
@@ -411,6 +420,7 @@ def main(a):
             "flush_denormal": not a.no_flush_denormal,
             "loader": a.loader,
             "warmup": a.warmup,
+            "compile": a.compile,
             "lr": a.lr, "momentum": a.momentum, "weight_decay": a.weight_decay, "seed": a.seed,
         },
     }
