@@ -299,7 +299,7 @@ def write_report(a, results, info, torch_version, t_start, load_start):
          f"- torch (PyTorch side, and the LibTorch the trainer links): {torch_version}",
          f"- threads: {a.threads} (OMP_NUM_THREADS={a.threads}, "
          f"OMP_WAIT_POLICY={a.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', 'unset')}) for both",
-         f"- repeats: {a.repeats}, order alternated each repeat, medians reported",
+         f"- repeats: {a.repeats}, the order rotated each repeat, medians reported",
          f"- load average (1/5/15 min) at start: {load_start}; at end: {load_avg()}",
          "",
          "The machine is shared: other processes compete for the cores, so single timings are noisy "
