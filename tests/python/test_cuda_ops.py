@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from skiptrain import nn, ops
+from test_emp import CASES  # (name, input shape, C_out, kernel, stride, padding, dilation, groups, bias)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: compares skiptrain's CUDA kernels with its CPU kernels")
@@ -118,16 +119,6 @@ def test_select_channels_is_captured_by_a_cuda_graph():
         assert torch.equal(kept.cpu(), ops.select_channels(fresh, w.cpu(), *args))
 
 
-# (name, input shape, C_out, kernel, stride, padding, dilation, groups, bias)
-CONV_CASES = [
-    ("resnet3x3", (4, 16, 10, 10), 16, 3, 1, 1, 1, 1, False),
-    ("lenet5x5", (2, 6, 14, 14), 16, 5, 1, 0, 1, 1, True),
-    ("strided", (2, 4, 11, 9), 8, 3, 2, 1, 1, 1, True),
-    ("dilated", (2, 4, 11, 9), 8, 3, 1, 2, 2, 1, True),
-    ("grouped", (2, 8, 9, 9), 12, 3, 1, 1, 1, 4, True),
-    ("depthwise", (2, 8, 9, 9), 8, 3, 1, 1, 1, 8, True),
-    ("pointwise", (2, 8, 5, 6), 10, 1, 1, 0, 1, 1, True),
-]
 
 
 def conv_inputs(case, dtype, seed):
@@ -149,7 +140,7 @@ def emp_grads(x, w, b, conv_args, delta, keep, device, memory_format=torch.conti
     return y.detach(), [t.grad if t is not None else None for t in leaves]
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_emp_conv2d_keep_one_is_dense_conv2d_on_cuda(case):
     x, w, b, a = conv_inputs(case, torch.float64, seed=7)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float64, seed=8)
@@ -164,7 +155,7 @@ def test_emp_conv2d_keep_one_is_dense_conv2d_on_cuda(case):
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.25])
-@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_emp_conv2d_pruned_backward_matches_cpu(case, keep):
     x, w, b, a = conv_inputs(case, torch.float64, seed=9)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float64, seed=10)
@@ -178,7 +169,7 @@ def test_emp_conv2d_pruned_backward_matches_cpu(case, keep):
             torch.testing.assert_close(got.cpu(), expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("case", CONV_CASES[:3] + CONV_CASES[-1:], ids=lambda c: c[0])
+@pytest.mark.parametrize("case", CASES[:3] + CASES[-1:], ids=lambda c: c[0])
 def test_emp_conv2d_channels_last_stays_channels_last_on_cuda(case):
     x, w, b, a = conv_inputs(case, torch.float32, seed=11)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float32, seed=12)

@@ -88,6 +88,17 @@ void check_emp_conv2d_backward_args(const at::Tensor& grad_output, const at::Ten
               grad_output.device(), " but input on ", input.device());
 }
 
+c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backward_if_dense(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
+    std::array<bool, 3> output_mask) {
+  check_emp_conv2d_backward_args(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2);
+  const int64_t c_out = weight.size(0);
+  if (kept_channels(c_out, keep) < c_out) return c10::nullopt;
+  return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding, dilation,
+                                  false, std::vector<int64_t>{0, 0}, groups, output_mask);
+}
+
 }  // namespace detail
 
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {

@@ -49,6 +49,14 @@ void check_emp_conv2d_backward_args(const at::Tensor& grad_output, const at::Ten
                                     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
                                     int64_t groups, double keep, double gamma1, double gamma2);
 
+// The start every _emp_conv2d_backward kernel shares: checks the arguments and, when keep leaves
+// every channel (kept_channels(C_out, keep) == C_out), returns ATen's dense backward; otherwise
+// nothing, and the kernel selects the kept channels and prunes.
+c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backward_if_dense(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
+    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
+    std::array<bool, 3> output_mask);
+
 // The device-generic pruned backward on checked arguments and the kept channels `idx` (int64,
 // ascending, on the tensors' device): ATen's convolution backward on the gathered kept slice of
 // grad_output and weight, scattered into zero-filled grad_weight / grad_bias; grad_input is

@@ -43,14 +43,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
     std::array<bool, 3> output_mask) {
-  detail::check_emp_conv2d_backward_args(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1,
-                                         gamma2);
-  const int64_t c_out = weight.size(0);
-  if (kept_channels(c_out, keep) == c_out) {
-    // keep = 1 (or every channel kept): the dense backward, no selection.
-    return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding,
-                                    dilation, false, std::vector<int64_t>{0, 0}, groups, output_mask);
-  }
+  if (auto dense = detail::emp_conv2d_backward_if_dense(grad_output, input, weight, stride, padding, dilation, groups,
+                                                        keep, gamma1, gamma2, output_mask))
+    return *dense;
   const auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
   return detail::emp_conv2d_backward_sliced(grad_output, input, weight, idx, stride, padding, dilation, groups,
                                             output_mask);

@@ -234,14 +234,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
     std::array<bool, 3> output_mask) {
-  detail::check_emp_conv2d_backward_args(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1,
-                                         gamma2);
-  const int64_t c_out = weight.size(0);
-  if (kept_channels(c_out, keep) == c_out) {
-    // keep = 1 (or every channel kept): the dense backward, no selection.
-    return at::convolution_backward(grad_output, input, weight, std::vector<int64_t>{c_out}, stride, padding,
-                                    dilation, false, std::vector<int64_t>{0, 0}, groups, output_mask);
-  }
+  if (auto dense = detail::emp_conv2d_backward_if_dense(grad_output, input, weight, stride, padding, dilation, groups,
+                                                        keep, gamma1, gamma2, output_mask))
+    return *dense;
   const auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
   // Channels-last stays channels-last only where the NHWC kernels serve it (on CPU a model is kept
   // channels-last only where they serve most of its pruned work: emp_backward_keeps_channels_last).
@@ -255,7 +250,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
   at::Tensor gi, gw, gb;
   if (output_mask[0]) gi = at::empty_like(x);
   if (output_mask[1]) gw = at::zeros_like(weight);
-  if (output_mask[2]) gb = at::zeros({c_out}, weight.options());
+  if (output_mask[2]) gb = at::zeros({weight.size(0)}, weight.options());
   if (nhwc)
     cpu::nhwc_backward(go, x, w, idx, padding, output_mask, gi, gw, gb);
   else
