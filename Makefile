@@ -71,7 +71,7 @@ test: test-cpp test-python
 # The GoogleTest suite built with AddressSanitizer and UBSan (see README, "Testing").
 test-asan: deps
 	[ -f $(ASAN_BUILD)/build.ninja ] || cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DSKIPTRAIN_SANITIZE=ON -DSKIPTRAIN_BUILD_BENCHMARKS=OFF -DSKIPTRAIN_PYTHON=$(abspath $(PYTHON))
+	  -DSKIPTRAIN_SANITIZE=ON -DSKIPTRAIN_BUILD_BENCHMARKS=OFF -DSKIPTRAIN_WITH_CUDA=OFF -DSKIPTRAIN_PYTHON=$(abspath $(PYTHON))
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
