@@ -13,18 +13,16 @@ train_s is the training loop only: per-batch slicing of the preloaded tensors, C
 forward, backward and the SGD step. Reading and decoding the files and the final evaluation are
 outside it. The last partial batch of an epoch is kept (drop_last = False).
 
-Best configuration on this machine (2-core "Intel(R) Xeon(R) Processor", Debian torch 1.13.0a0,
-libblas.so.3 -> OpenBLAS pthread via update-alternatives, oneDNN 2.6.3), and the defaults below:
-  OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=<threads>, OMP_WAIT_POLICY=PASSIVE,
-  torch.set_num_threads(<threads>), mkldnn enabled (torch default), channels_last model and inputs,
-  flush-denormal on (no measurable effect), manual index_select slicing of preloaded normalised
-  float tensors (no DataLoader), vectorised crop+flip as one torch.gather on the batch, evaluation at
-  the training batch size. On this shared machine 1 thread beats 2 (see below).
-  OPENBLAS_NUM_THREADS=1 matters: OpenBLAS' own pthreads otherwise fight the OpenMP pool of intra-op
-  parallelism on 2 cores, and LeNet's linear layers are small GEMMs where one BLAS thread is fastest.
+Best configuration on the 2-core development machine with pip torch 2.11 (MKL, oneDNN), and the
+defaults below: OMP_NUM_THREADS=<threads>, OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads(<threads>),
+mkldnn enabled (torch default), channels_last model and inputs, flush-denormal on, manual
+index_select slicing of preloaded normalised float tensors (no DataLoader), vectorised crop+flip as
+one torch.gather on the batch, evaluation at the training batch size. Rechecked on torch 2.11
+(AMD EPYC, 1 thread, train_cpu_s): ResNet-20 20 iterations 7.58 s channels-last against 9.84 s
+NCHW; LeNet-5 300 iterations 1.62 s against 1.65 s (no difference).
 
-What was tried (interleaved runs, 2-3 repeats each; the 2 cores were shared with compilers and
-other jobs at load average 8-12 throughout, so wall times are noisy; for 1-thread runs the process
+What was tried on Debian's torch 1.13 (Intel Xeon, OpenBLAS; interleaved runs, 2-3 repeats each;
+the 2 cores were shared with compilers and other jobs at load average 8-12 throughout, so wall times are noisy; for 1-thread runs the process
 CPU time of the training loop, reported as train_cpu_s, is the steadier number):
   LeNet-5 / MNIST, batch 64, 300 iterations, threads 1 (train_cpu_s, s):
     default NCHW + mkldnn                 1.89 1.73 1.81
@@ -32,7 +30,6 @@ CPU time of the training loop, reported as train_cpu_s, is the steadier number):
     mkldnn disabled                       2.73 2.71 2.73   (+50%)
     flush_denormal off                    1.74 1.81 1.88   (no effect)
     DataLoader(TensorDataset) instead of manual index_select slicing  1.72 1.85 1.91 (no gain)
-    OPENBLAS_NUM_THREADS=2                4.82 1.77 1.75   (no gain; one bad outlier)
   ResNet-20 / CIFAR-10, batch 128, 20 iterations, threads 1 (train_cpu_s, s):
     default NCHW + mkldnn                 8.90 8.64
     channels_last                         7.34 7.24        <- best (about -17%)
@@ -78,7 +75,6 @@ def _parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=0,
                    help="untimed warm-up iterations before the timed loop (default 0: like the trainer)")
     # Exploration knobs; the defaults are the best configuration found (see the header).
-    p.add_argument("--openblas-threads", type=int, default=1)
     p.add_argument("--no-mkldnn", action="store_true")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep contiguous NCHW (default: channels_last, faster with oneDNN here)")
@@ -115,8 +111,7 @@ def _parse_args(argv=None):
 
 ARGS = _parse_args()
 
-# Threading must be fixed before torch (and its OpenMP / OpenBLAS) is loaded.
-os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.openblas_threads)
+# Threading must be fixed before torch (and its OpenMP) is loaded.
 os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 os.environ["MKL_NUM_THREADS"] = str(ARGS.threads)
 if ARGS.omp_wait_policy is not None:
@@ -413,7 +408,6 @@ def main(a):
         "load_s": round(load_s, 3),
         "torch_version": torch.__version__,
         "config": {
-            "openblas_threads": a.openblas_threads,
             "mkldnn": torch.backends.mkldnn.enabled,
             "channels_last": a.channels_last,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
