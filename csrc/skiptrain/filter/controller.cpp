@@ -2,6 +2,8 @@
 // threshold control and running metrics; see controller.h.
 #include "skiptrain/filter/controller.h"
 
+#include "skiptrain/ceil_share.h"
+
 #include "skiptrain/errors.h"
 
 #include <torch/torch.h>
@@ -45,10 +47,6 @@ torch::Tensor float_tensor(const std::vector<T>& v) {
 
 double ratio_of(int64_t num, int64_t den) { return den == 0 ? 0.0 : static_cast<double>(num) / den; }
 
-// ceil(fraction * m), tolerant of rounding (0.25 * 64 must give 16, not 17).
-int64_t ceil_share(double fraction, int64_t m) {
-  return static_cast<int64_t>(std::ceil(fraction * static_cast<double>(m) - 1e-9));
-}
 
 // The `k` entries of `candidates` with the largest `score`, in increasing index order. Ties go to
 // the lower index; NaN ranks above everything, as in torch.topk.

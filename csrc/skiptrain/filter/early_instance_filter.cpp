@@ -2,6 +2,8 @@
 // early_instance_filter.h for the call order and what the ledger is charged.
 #include "skiptrain/filter/early_instance_filter.h"
 
+#include "skiptrain/ceil_share.h"
+
 #include "skiptrain/errors.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -75,7 +77,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::tra
   const int64_t labelled = feedback.labelled.numel();
   if (options_.train_share >= 1.0 || labelled == 0) return {feedback.labelled, feedback.labels, feedback.weights};
   const auto n = std::max<int64_t>(
-      1, static_cast<int64_t>(std::ceil(options_.train_share * static_cast<double>(labelled) - 1e-9)));
+      1, ceil_share(options_.train_share, labelled));
   // Seeded by the batch count: the same draw after a resume, and no shared generator disturbed.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(0x7a1253a7eULL + static_cast<uint64_t>(batch));
   const auto pick = std::get<0>(torch::randperm(labelled, generator, torch::kInt64).narrow(0, 0, n).sort());

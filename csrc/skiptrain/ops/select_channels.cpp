@@ -2,6 +2,8 @@
 // cuda/.
 #include "skiptrain/ops/select_channels.h"
 
+#include "skiptrain/ceil_share.h"
+
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -11,8 +13,7 @@
 namespace skiptrain {
 
 int64_t kept_channels(int64_t c_out, double keep) {
-  const auto k = static_cast<int64_t>(std::ceil(keep * static_cast<double>(c_out) - 1e-9));
-  return std::max<int64_t>(1, std::min<int64_t>(k, c_out));
+  return std::max<int64_t>(1, std::min<int64_t>(ceil_share(keep, c_out), c_out));
 }
 
 void check_emp_settings(double keep, double gamma1, double gamma2) {

@@ -1,6 +1,8 @@
 // SMB: evenly spaced training batches at a fraction of the stream.
 #include "skiptrain/train/smb_selector.h"
 
+#include "skiptrain/ceil_share.h"
+
 #include "skiptrain/errors.h"
 
 #include <torch/torch.h>
@@ -12,11 +14,9 @@ namespace skiptrain::train {
 SmbSelector::SmbSelector(double fraction) : fraction_(fraction) {}
 
 Plan SmbSelector::plan(const data::Batch& batch, cost::Ledger&) {
-  // ceil(n * F) trained after n batches; the epsilon keeps products like 10 * 0.7 = 7.000000000000001
-  // from rounding up, so that decimal fractions count as the exact rationals they stand for.
-  constexpr double kEpsilon = 1e-9;
-  const auto i = static_cast<double>(batches_++);
-  const bool trains = std::ceil((i + 1) * fraction_ - kEpsilon) > std::ceil(i * fraction_ - kEpsilon);
+  // ceil_share(F, n) batches trained after n batches (10 * 0.7 counts as exactly 7).
+  const int64_t i = batches_++;
+  const bool trains = ceil_share(fraction_, i + 1) > ceil_share(fraction_, i);
   const auto none = torch::empty({0}, torch::kLong);
   return {trains ? torch::arange(batch.size(), torch::kLong) : none, none};
 }

@@ -31,6 +31,15 @@ TEST(OhemSelector, TrainsTheHighestLossesInIndexOrder) {
   EXPECT_EQ(pick(1.0, losses, ledger).size(), 8u);
 }
 
+TEST(OhemSelector, DecimalRatiosKeepTheirExactShare) {
+  // 0.55 * 100 is 55.00000000000001 in double: a plain ceil kept 56.
+  skiptrain::cost::Ledger ledger;
+  std::vector<float> losses(100);
+  for (size_t i = 0; i < losses.size(); ++i) losses[i] = static_cast<float>(i);
+  EXPECT_EQ(pick(0.55, losses, ledger).size(), 55u);
+  EXPECT_EQ(pick(0.07, losses, ledger).size(), 7u);  // 7.000000000000001
+}
+
 TEST(OhemSelector, ChargesTheTopKAsComparisons) {
   skiptrain::cost::Ledger ledger;
   pick(0.5, std::vector<float>(8, 1.0f), ledger);
