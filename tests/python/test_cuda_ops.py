@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from skiptrain import nn, ops
-from test_emp import CASES  # (name, input shape, C_out, kernel, stride, padding, dilation, groups, bias)
+from test_emp import CASES, sample_inputs
+from test_torch2_ops import OPCHECK_NAMES, opcheck_cases
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU: compares skiptrain's CUDA kernels with its CPU kernels")
@@ -119,17 +120,6 @@ def test_select_channels_is_captured_by_a_cuda_graph():
         assert torch.equal(kept.cpu(), ops.select_channels(fresh, w.cpu(), *args))
 
 
-
-
-def conv_inputs(case, dtype, seed):
-    _, shape, c_out, k, stride, pad, dil, groups, bias = case
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(shape, generator=g, dtype=dtype)
-    w = torch.randn(c_out, shape[1] // groups, k, k, generator=g, dtype=dtype)
-    b = torch.randn(c_out, generator=g, dtype=dtype) if bias else None
-    return x, w, b, dict(stride=stride, padding=pad, dilation=dil, groups=groups)
-
-
 def emp_grads(x, w, b, conv_args, delta, keep, device, memory_format=torch.contiguous_format):
     """Output and (input, weight, bias) gradients of emp_conv2d on `device` for upstream `delta`;
     x, w and delta in `memory_format`."""
@@ -142,7 +132,7 @@ def emp_grads(x, w, b, conv_args, delta, keep, device, memory_format=torch.conti
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_emp_conv2d_keep_one_is_dense_conv2d_on_cuda(case):
-    x, w, b, a = conv_inputs(case, torch.float64, seed=7)
+    x, w, b, a = sample_inputs(case, torch.float64, seed=7)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float64, seed=8)
     y, grads = emp_grads(x, w, b, a, delta, 1.0, "cuda")
     leaves = [t.cuda().requires_grad_(True) if t is not None else None for t in (x, w, b)]
@@ -157,7 +147,7 @@ def test_emp_conv2d_keep_one_is_dense_conv2d_on_cuda(case):
 @pytest.mark.parametrize("keep", [0.5, 0.25])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_emp_conv2d_pruned_backward_matches_cpu(case, keep):
-    x, w, b, a = conv_inputs(case, torch.float64, seed=9)
+    x, w, b, a = sample_inputs(case, torch.float64, seed=9)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float64, seed=10)
     y_cpu, grads_cpu = emp_grads(x, w, b, a, delta, keep, "cpu")
     y_cuda, grads_cuda = emp_grads(x, w, b, a, delta, keep, "cuda")
@@ -171,7 +161,7 @@ def test_emp_conv2d_pruned_backward_matches_cpu(case, keep):
 
 @pytest.mark.parametrize("case", CASES[:3] + CASES[-1:], ids=lambda c: c[0])
 def test_emp_conv2d_channels_last_stays_channels_last_on_cuda(case):
-    x, w, b, a = conv_inputs(case, torch.float32, seed=11)
+    x, w, b, a = sample_inputs(case, torch.float32, seed=11)
     delta = error_map(F.conv2d(x, w, b, **a).shape, torch.float32, seed=12)
     _, grads_cpu = emp_grads(x, w, b, a, delta, 0.5, "cpu")
     _, grads_cuda = emp_grads(x, w, b, a, delta, 0.5, "cuda", memory_format=CL)
@@ -309,42 +299,9 @@ def test_max_pool2x2_gradcheck_on_cuda():
     assert torch.autograd.gradcheck(lambda t: torch.ops.skiptrain.max_pool2x2_with_codes(t)[0], (x,))
 
 
-
-OPCHECK_CASES = ["emp_conv2d keep 0.5", "emp_conv2d keep 1", "emp_conv2d channels-last", "_emp_conv2d_backward",
-                 "select_channels", "select_channels channels-last", "quantize nearest", "max_pool2x2_with_codes",
-                 "_max_pool2x2_backward"]
-
-
-def opcheck_args(case):
-    """(op, arguments) of an OPCHECK_CASES entry, on CUDA in float64."""
-    g = torch.Generator().manual_seed(14)
-    x = torch.randn(3, 8, 7, 7, generator=g, dtype=torch.float64).cuda().requires_grad_(True)
-    w = torch.randn(12, 8, 3, 3, generator=g, dtype=torch.float64).cuda().requires_grad_(True)
-    b = torch.randn(12, generator=g, dtype=torch.float64).cuda().requires_grad_(True)
-    delta = torch.randn(3, 12, 7, 7, generator=g, dtype=torch.float64).cuda()
-    image = torch.randn(2, 3, 6, 8, generator=g, dtype=torch.float64).cuda().requires_grad_(True)
-    pooled, codes = torch.ops.skiptrain.max_pool2x2_with_codes(image.detach())
-    xl = x.detach().contiguous(memory_format=CL).requires_grad_(True)
-    geometry = ([1, 1], [1, 1], [1, 1], 1)
-    return {
-        "emp_conv2d keep 0.5": ("emp_conv2d", (x, w, b, *geometry, 0.5, 1.0, 1.0)),
-        "emp_conv2d keep 1": ("emp_conv2d", (x, w, b, *geometry, 1.0, 1.0, 1.0)),
-        "emp_conv2d channels-last": ("emp_conv2d", (xl, w, b, *geometry, 0.25, 1.0, 1.0)),
-        "_emp_conv2d_backward": ("_emp_conv2d_backward",
-                                 (delta, x.detach(), w.detach(), *geometry, 0.5, 1.0, 1.0, [True, True, True])),
-        "select_channels": ("select_channels", (delta, w.detach(), 0.5, 1.0, 1.0)),
-        "select_channels channels-last": ("select_channels",
-                                          (delta.contiguous(memory_format=CL), w.detach(), 0.25, 1.0, 1.0)),
-        "quantize nearest": ("quantize", (x, 4, False)),
-        "max_pool2x2_with_codes": ("max_pool2x2_with_codes", (image,)),
-        "_max_pool2x2_backward": ("_max_pool2x2_backward", (torch.randn_like(pooled), codes, 6, 8)),
-    }[case]
-
-
-@pytest.mark.skipif(not hasattr(torch.library, "opcheck"), reason="torch.library.opcheck needs torch 2.4 or later")
-@pytest.mark.parametrize("case", OPCHECK_CASES)
-def test_opcheck_on_cuda(case):
-    """Schema, autograd registration, the fake kernels (python/skiptrain/_fake.py) against the CUDA
-    kernels, and AOT dispatch."""
-    name, args = opcheck_args(case)
-    torch.library.opcheck(getattr(torch.ops.skiptrain, name), args)
+@pytest.mark.parametrize("index", range(len(OPCHECK_NAMES)), ids=OPCHECK_NAMES)
+def test_opcheck_on_cuda(index):
+    """test_torch2_ops.py's opcheck cases on CUDA: schema, autograd registration, the fake kernels
+    (python/skiptrain/_fake.py) against the CUDA kernels, and AOT dispatch."""
+    _, op, args = opcheck_cases("cuda")[index]
+    torch.library.opcheck(op, args)

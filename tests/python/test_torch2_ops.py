@@ -12,21 +12,23 @@ from skiptrain import emp
 OPS = torch.ops.skiptrain
 
 
-def _conv_inputs(seed=0, channels_last=False):
+def _conv_inputs(seed=0, channels_last=False, device="cpu"):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(3, 8, 7, 7, generator=g, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(12, 8, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(12, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 8, 7, 7, generator=g, dtype=torch.float64).to(device)
+    w = torch.randn(12, 8, 3, 3, generator=g, dtype=torch.float64).to(device).requires_grad_(True)
+    b = torch.randn(12, generator=g, dtype=torch.float64).to(device).requires_grad_(True)
     if channels_last:
-        x = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
-    return x, w, b
+        x = x.to(memory_format=torch.channels_last)
+    return x.requires_grad_(True), w, b
 
 
-def _opcheck_cases():
-    x, w, b = _conv_inputs()
-    xl, _, _ = _conv_inputs(channels_last=True)
-    delta = torch.randn(3, 12, 7, 7, dtype=torch.float64)
-    image = torch.randn(2, 3, 6, 8, dtype=torch.float64, requires_grad=True)
+def opcheck_cases(device="cpu"):
+    """(name, op, arguments) for torch.library.opcheck: every tensor op of skiptrain, in float64 on
+    `device` (test_cuda_ops.py runs the same cases on a GPU)."""
+    x, w, b = _conv_inputs(device=device)
+    xl, _, _ = _conv_inputs(channels_last=True, device=device)
+    delta = torch.randn(3, 12, 7, 7, dtype=torch.float64).to(device)
+    image = torch.randn(2, 3, 6, 8, dtype=torch.float64).to(device).requires_grad_(True)
     pooled, codes = OPS.max_pool2x2_with_codes(image.detach())
     return [
         ("emp_conv2d keep 0.5", OPS.emp_conv2d, (x, w, b, [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0)),
@@ -35,14 +37,20 @@ def _opcheck_cases():
         ("_emp_conv2d_backward", OPS._emp_conv2d_backward,
          (delta, x.detach(), w.detach(), [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0, [True, True, True])),
         ("select_channels", OPS.select_channels, (delta, w.detach(), 0.5, 1.0, 1.0)),
+        ("select_channels channels-last", OPS.select_channels,
+         (delta.contiguous(memory_format=torch.channels_last), w.detach(), 0.25, 1.0, 1.0)),
         ("quantize nearest", OPS.quantize, (x, 4, False)),
         ("max_pool2x2_with_codes", OPS.max_pool2x2_with_codes, (image,)),
         ("_max_pool2x2_backward", OPS._max_pool2x2_backward, (torch.randn_like(pooled), codes, 6, 8)),
     ]
 
 
-@pytest.mark.parametrize("name,op,args", _opcheck_cases(), ids=[c[0] for c in _opcheck_cases()])
-def test_opcheck(name, op, args):
+OPCHECK_NAMES = [case[0] for case in opcheck_cases()]
+
+
+@pytest.mark.parametrize("index", range(len(OPCHECK_NAMES)), ids=OPCHECK_NAMES)
+def test_opcheck(index):
+    _, op, args = opcheck_cases()[index]
     torch.library.opcheck(op, args)
 
 
