@@ -121,7 +121,7 @@ void launch_backward(const at::Tensor& grad, const at::Tensor& codes, at::Tensor
 
 std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cuda(const at::Tensor& x) {
   detail::check_max_pool2x2_input(x);
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "max_pool2x2: x must be floating point, got ", x.scalar_type());
+  TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()), "max_pool2x2: x must be floating point, got ", x.scalar_type());
   const c10::cuda::CUDAGuard guard(x.device());
   const auto format = x.suggest_memory_format();
   const auto input = x.contiguous(format);
@@ -143,8 +143,8 @@ std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cuda(const at::Tensor&
 at::Tensor max_pool2x2_backward_cuda(const at::Tensor& grad_output, const at::Tensor& codes, int64_t height,
                                      int64_t width) {
   detail::check_max_pool2x2_backward_args(grad_output, codes, height, width);
-  TORCH_CHECK(at::isFloatingType(grad_output.scalar_type()),
-              "_max_pool2x2_backward: grad_output must be floating point, got ", grad_output.scalar_type());
+  TORCH_CHECK_TYPE(at::isFloatingType(grad_output.scalar_type()),
+                   "_max_pool2x2_backward: grad_output must be floating point, got ", grad_output.scalar_type());
   const c10::cuda::CUDAGuard guard(grad_output.device());
   // Where both layouts fit (C = 1, or 1x1 outputs) they order the elements alike.
   const auto format = codes.is_contiguous() ? at::MemoryFormat::Contiguous : at::MemoryFormat::ChannelsLast;

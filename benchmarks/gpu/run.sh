@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, in one call of at most 8 minutes, from the repository root on a bare GPU machine
-# (torch, nvcc, CMake and ninja; no GoogleTest, CLI11 or nlohmann-json: benchmarks/gpu/prepare.sh
-# put their Debian packages and a CIFAR-10 subset into .gpu/ on the development machine, and that
-# folder travels with the call). Builds skiptrain with its CUDA kernels, runs the whole test suite
+# (torch, nvcc, CMake and ninja; no GoogleTest, CLI11, nlohmann-json or OpenSSL's headers:
+# benchmarks/gpu/prepare.sh put their Debian packages and a CIFAR-10 subset into .gpu/ on the
+# development machine, and that folder travels with the call). Builds skiptrain with its CUDA kernels, runs the whole test suite
 # (ctest, pytest: the GPU tests run here), then the GPU benchmarks. Logs, the result tables and
 # summary.md go to $OUT (default runs/gpu).
 set -uo pipefail
@@ -15,17 +15,26 @@ note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$OUT/summary.md"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/GPU: /' | tee "$OUT/summary.md"
 note "torch $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)'), $(nvcc --version | tail -1)"
 
-# 1. What the machine lacks, unpacked from the carried Debian packages (zlib: the system's library).
+# 1. What the machine lacks, unpacked from the carried Debian packages (zlib, libcrypto: the
+# system's libraries; the carried headers only where the system has none).
 PREFIX=/tmp/skiptrain-deps
 mkdir -p "$PREFIX"
 for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$PREFIX"; done
 zlib=(-DZLIB_LIBRARY=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1))
 if [ -f /usr/include/zlib.h ]; then rm -f "$PREFIX/usr/include/zlib.h" "$PREFIX/usr/include/zconf.h";
 else zlib+=(-DZLIB_INCLUDE_DIR="$PREFIX/usr/include"); fi
+# libssl-dev's libcrypto.so links to a libcrypto.so.3 it does not carry, and its static archives must
+# not be linked: name the system's libcrypto.so.3. Its multiarch headers (opensslconf.h,
+# configuration.h) go beside the others, where the compiler finds them under OPENSSL_INCLUDE_DIR.
+rm -f "$PREFIX"/usr/lib/x86_64-linux-gnu/lib{crypto,ssl}.{so,a}
+crypto=(-DOPENSSL_CRYPTO_LIBRARY=$(ls /usr/lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/libcrypto.so.3 2>/dev/null | head -1))
+if [ -f /usr/include/openssl/evp.h ]; then rm -rf "$PREFIX/usr/include/openssl" "$PREFIX/usr/include/x86_64-linux-gnu/openssl";
+else cp "$PREFIX"/usr/include/x86_64-linux-gnu/openssl/*.h "$PREFIX/usr/include/openssl/";
+  crypto+=(-DOPENSSL_INCLUDE_DIR="$PREFIX/usr/include"); fi
 
 # 2. Build.
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKIPTRAIN_PYTHON="$(command -v $PY)" \
-  -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DSKIPTRAIN_BUILD_BENCHMARKS=OFF "${zlib[@]}" > "$OUT/build.log" 2>&1 &&
+  -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DSKIPTRAIN_BUILD_BENCHMARKS=OFF "${zlib[@]}" "${crypto[@]}" > "$OUT/build.log" 2>&1 &&
   cmake --build build-gpu -j "$(nproc)" >> "$OUT/build.log" 2>&1
 build_rc=$?
 note "build: exit $build_rc ($(grep -c 'cuda/.*\.cu' build-gpu/build.ninja 2>/dev/null) CUDA build lines)"

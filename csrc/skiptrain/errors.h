@@ -2,6 +2,7 @@
 // message on one line and exit non-zero; anything else is a bug.
 #pragma once
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -18,5 +19,13 @@ class TrainingError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Throws InputError "<flag> must be <expected>, got <found>": for option checks that name the flag.
+template <typename T>
+[[noreturn]] void reject_flag(const char* flag, const char* expected, const T& found) {
+  std::ostringstream s;
+  s << flag << " must be " << expected << ", got " << found;
+  throw InputError(s.str());
+}
 
 }  // namespace skiptrain

@@ -1,6 +1,7 @@
-// Umbrella header of libskiptrain: include this to get the whole C++ API.
-// It also keeps the shared library linked: Debian's linker drops a library whose
-// symbols nobody references, and the op registrations would go with it.
+// Include this in every program that uses libskiptrain (the trainer, the tests): it brings
+// the version and the error types, and keeps the shared library linked: a linker run with
+// --as-needed (Debian's default) drops a library whose symbols nobody references, and the
+// op registrations would go with it. The rest of the API is in each part's own headers.
 #pragma once
 
 #include "skiptrain/version.h"

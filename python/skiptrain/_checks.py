@@ -1,9 +1,9 @@
-"""Argument checks shared by the Python API. Each raises before any work is done:
-TypeError for the wrong kind of value (not a tensor, an integer dtype, a str for a
-number), ValueError for the wrong shape, device or range; the message names the
-function and the argument, e.g. ``emp_conv2d: keep must be in (0, 1], got keep=1.5``.
+"""The Python side of argument checking: what only Python can see (a str where a number
+belongs, a list where a tensor belongs, an integer dtype for a Python-side loss), raised as
+TypeError or ValueError naming the function and the argument. Ranges, shapes, dtypes and
+devices of the ops and settings are the C++ core's rules: its ops raise ValueError /
+TypeError themselves, and ``by_core`` runs a C++ check ahead of the work it guards.
 """
-import math
 import numbers
 
 import torch
@@ -24,35 +24,16 @@ def tensor(where, name, value, shape=None, dims=None, floating=False):
     return value
 
 
-def same_dtype_and_device(where, reference_name, reference, **others):
-    """Every tensor of ``others`` (None skipped) has ``reference``'s dtype and device."""
-    for name, value in others.items():
-        if value is None:
-            continue
-        if value.device != reference.device:
-            raise ValueError(f"{where}: {name} is on {value.device} but {reference_name} is on {reference.device}")
-        if value.dtype != reference.dtype:
-            raise TypeError(f"{where}: {name} has dtype {value.dtype} but {reference_name} has {reference.dtype}")
-
-
-def real(where, name, value, low=None, high=None, low_open=False, high_open=False):
-    """``value`` as a finite float in the interval given by low/high (open or closed ends).
+def real(where, name, value):
+    """``value`` as a float; bools and non-numbers are refused (the range is the C++ core's to check).
 
     Example:
-        >>> real("f", "keep", 0.5, 0.0, 1.0, low_open=True)
+        >>> real("f", "keep", 0.5)
         0.5
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    above = low is None or (v > low if low_open else v >= low)
-    below = high is None or (v < high if high_open else v <= high)
-    if not (math.isfinite(v) and above and below):
-        left = "-inf" if low is None else f"{low:g}"
-        right = "inf" if high is None else f"{high:g}"
-        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
-        raise ValueError(f"{where}: {name} must be a finite number in {interval}, got {name}={value}")
-    return v
+    return float(value)
 
 
 def integer(where, name, value, low=None):
@@ -62,6 +43,15 @@ def integer(where, name, value, low=None):
     if low is not None and value < low:
         raise ValueError(f"{where}: {name} must be >= {low}, got {name}={value}")
     return int(value)
+
+
+def by_core(where, check, *args):
+    """Runs the C++ core's ``check(*args)`` (an op that raises ValueError or TypeError naming the
+    setting), re-raising its error with ``where`` in front so the message names the Python call."""
+    try:
+        check(*args)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{where}: {str(error).strip().splitlines()[0]}") from None
 
 
 def module(where, name, value):

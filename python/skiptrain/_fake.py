@@ -13,6 +13,8 @@ def _like(x):
 
 @torch.library.register_fake("skiptrain::emp_conv2d")
 def _emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2):
+    torch.ops.skiptrain._check_emp_conv2d_args(input, weight, bias, stride, padding, dilation, groups, keep, gamma1,
+                                               gamma2)
     return torch.ops.aten.convolution(input, weight, bias, stride, padding, dilation, False, [0, 0], groups)
 
 

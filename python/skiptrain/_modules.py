@@ -1,8 +1,58 @@
-"""Module-tree surgery shared by the converters (skiptrain.emp.convert, skiptrain.quant.convert)."""
+"""Module-tree surgery shared by the layers and the converters (skiptrain.emp.convert,
+skiptrain.quant.convert): one walker that swaps layers, one way to build a layer that
+shares another's parameters."""
+import copy
+import fnmatch
+
+import torch
 
 
-def replace(model, name, new):
-    """Puts ``new`` where the submodule named ``name`` (as in ``named_modules()``, not "") sits in ``model``."""
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
+def sharing(cls, module):
+    """A new ``cls`` instance holding ``module``'s attributes and the very same Parameter,
+    buffer and submodule objects (``state_dict`` keys unchanged); the caller sets its own settings."""
+    new = cls.__new__(cls)
+    torch.nn.Module.__init__(new)
+    new.__dict__.update({k: v for k, v in module.__dict__.items()
+                         if k not in ("_parameters", "_buffers", "_modules")})
+    new._parameters, new._buffers, new._modules = module._parameters, module._buffers, module._modules
+    return new
+
+
+def exclude_patterns(where, exclude):
+    """``exclude`` (a str or a sequence of str ``fnmatch`` patterns) as a list."""
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    if not isinstance(exclude, (list, tuple, set)) or not all(isinstance(p, str) for p in exclude):
+        raise TypeError(f"{where}: exclude must be a str or a sequence of str patterns, got {exclude!r}")
+    return list(exclude)
+
+
+def convert(model, kinds, swap, exclude=(), skip_first=False, inplace=True):
+    """Replaces each submodule of ``model`` that is an instance of ``kinds`` by ``swap(module)``.
+
+    Args:
+        model: the root module (itself converted, and returned, when it is of ``kinds``).
+        kinds: a class or tuple of classes.
+        swap: ``swap(module) -> module``; it may return ``module`` itself after changing it in place.
+        exclude: qualified names (``fnmatch`` patterns, as checked by ``exclude_patterns``) left alone.
+        skip_first: leave the first matching module (in ``named_modules`` order) alone.
+        inplace: modify ``model``; when False a deep copy is converted and returned.
+
+    Returns:
+        The converted model.
+    """
+    if not inplace:
+        model = copy.deepcopy(model)
+    matches = [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
+    for position, (name, module) in enumerate(matches):
+        if (skip_first and position == 0) or any(fnmatch.fnmatchcase(name, p) for p in exclude):
+            continue
+        new = swap(module)
+        if new is module:
+            continue
+        if name == "":
+            return new
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, new)
+    return model

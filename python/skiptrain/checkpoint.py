@@ -14,8 +14,10 @@ import os
 import torch
 from torch.jit._pickle import restore_type_tag as _restore_type_tag
 
-FORMAT = "skiptrain-checkpoint"
-VERSION = 1
+from skiptrain import _core
+
+FORMAT = _core.CHECKPOINT["format"]
+VERSION = _core.CHECKPOINT["version"]
 
 
 def load(path):

@@ -4,9 +4,10 @@ Same conventions as the C++ ``skiptrain::cost::count`` (csrc/skiptrain/cost/tabl
 instance, conv = H_out*W_out*C_out*(C_in/groups)*kh*kw, linear = in*out, BatchNorm, ReLU,
 pooling and additions count zero; each backward part costs the forward, and the backward to
 the input is zero where the layer's input needs no gradient (the first layer's input is data).
-The numbers come from ``torch.ops.skiptrain.conv2d_macs`` / ``linear_macs``: no formula here.
+The numbers and their sums come from the C++ table (``torch.classes.skiptrain.CostTable``, which
+``cost/table.cpp`` fills with the trainer's rules): no formula here.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List
 
 import torch
@@ -34,9 +35,9 @@ class LayerCost:
     backward_weight_macs: float
 
 
-@dataclass
 class CostTable:
-    """MACs per instance of a whole model, layer by layer in forward order.
+    """MACs per instance of a whole model, layer by layer in forward order: a view of the C++
+    ``CostTable`` that ``count`` fills.
 
     Example:
         >>> table = count(torch.nn.Linear(4, 3), (1, 4))
@@ -44,22 +45,28 @@ class CostTable:
         (12.0, 24.0)
     """
 
-    layers: List[LayerCost] = field(default_factory=list)
+    def __init__(self, table):
+        self._table = table
+
+    @property
+    def layers(self) -> List[LayerCost]:
+        """The layers' costs, in forward order."""
+        return [LayerCost(*layer) for layer in self._table.layers()]
 
     @property
     def forward_macs(self):
         """Sum of the layers' forward MACs."""
-        return sum(l.forward_macs for l in self.layers)
+        return self._table.forward_macs()
 
     @property
     def backward_macs(self):
         """Sum of the layers' backward-to-input and backward-to-weight MACs."""
-        return sum(l.backward_input_macs + l.backward_weight_macs for l in self.layers)
+        return self._table.backward_macs()
 
     @property
     def training_macs(self):
         """forward + backward: what dense SGD spends on one instance."""
-        return self.forward_macs + self.backward_macs
+        return self._table.training_macs()
 
 
 def count(model, input_shape, forward=None):
@@ -82,28 +89,12 @@ def count(model, input_shape, forward=None):
         416520.0
     """
     names = {m: n for n, m in model.named_modules()}
-    layers = []
+    table = torch.classes.skiptrain.CostTable()
 
     def hook(module, inputs, output):
-        x = inputs[0]
-        w = module.weight
-        if isinstance(module, nn.Conv2d):
-            kind = "conv2d"
-            macs = torch.ops.skiptrain.conv2d_macs(list(w.shape), list(output.shape), module.groups)
-        else:
-            kind = "linear"
-            macs = torch.ops.skiptrain.linear_macs(w.shape[1], w.shape[0])
-        macs = float(macs)
-        layers.append(
-            LayerCost(
-                name=names.get(module) or kind,
-                kind=kind,
-                out_channels=int(w.shape[0]),
-                forward_macs=macs,
-                backward_input_macs=macs if x.requires_grad else 0.0,
-                backward_weight_macs=macs if w.requires_grad else 0.0,
-            )
-        )
+        kind = "conv2d" if isinstance(module, nn.Conv2d) else "linear"
+        table.add_layer(names.get(module) or kind, kind, list(module.weight.shape), list(output.shape),
+                        getattr(module, "groups", 1), inputs[0].requires_grad, module.weight.requires_grad)
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     was_training = model.training
@@ -119,4 +110,4 @@ def count(model, input_shape, forward=None):
         for h in handles:
             h.remove()
         model.train(was_training)
-    return CostTable(layers)
+    return CostTable(table)

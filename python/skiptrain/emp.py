@@ -1,16 +1,13 @@
 """Turn Error Map Pruning on in any PyTorch model: ``convert`` swaps every ``nn.Conv2d``
 for an ``EMPConv2d`` sharing its parameters; ``set_keep`` changes the kept fraction later."""
-import copy
-import fnmatch
-
 import torch
 
-from skiptrain import _checks, _modules, ops
+from skiptrain import _checks, _core, _modules, ops
 from skiptrain.nn import EMPConv2d
 
 
-def convert(model, keep=0.5, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, skip_first=True, exclude=(),
-            inplace=True):
+def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, skip_first=True,
+            exclude=(), inplace=True):
     """Replaces every ``torch.nn.Conv2d`` of ``model`` by an ``EMPConv2d`` (same parameters).
 
     Args:
@@ -31,24 +28,15 @@ def convert(model, keep=0.5, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA
     """
     _checks.module("convert", "model", model)
     keep, gamma1, gamma2 = ops._settings("convert", keep, gamma1, gamma2)
-    if isinstance(exclude, str):
-        exclude = [exclude]
-    if not isinstance(exclude, (list, tuple, set)) or not all(isinstance(p, str) for p in exclude):
-        raise TypeError(f"convert: exclude must be a str or a sequence of str patterns, got {exclude!r}")
-    if not inplace:
-        model = copy.deepcopy(model)
-    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    for position, (name, conv) in enumerate(convs):
-        if (skip_first and position == 0) or any(fnmatch.fnmatchcase(name, p) for p in exclude):
-            continue
+    exclude = _modules.exclude_patterns("convert", exclude)
+
+    def swap(conv):
         if isinstance(conv, EMPConv2d):
             conv.keep, conv.gamma1, conv.gamma2 = keep, gamma1, gamma2
-            continue
-        new = EMPConv2d.from_conv(conv, keep=keep, gamma1=gamma1, gamma2=gamma2)
-        if name == "":
-            return new
-        _modules.replace(model, name, new)
-    return model
+            return conv
+        return EMPConv2d.from_conv(conv, keep=keep, gamma1=gamma1, gamma2=gamma2)
+
+    return _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
 
 
 def set_keep(model, keep):
@@ -65,7 +53,7 @@ def set_keep(model, keep):
         >>> set_keep(net, 1.0)  # dense again
     """
     _checks.module("set_keep", "model", model)
-    keep = _checks.real("set_keep", "keep", keep, 0.0, 1.0, low_open=True)
+    keep, _, _ = ops._settings("set_keep", keep, ops.DEFAULT_GAMMA1, ops.DEFAULT_GAMMA2)
     count = 0
     for m in model.modules():
         if isinstance(m, EMPConv2d):

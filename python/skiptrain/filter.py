@@ -6,13 +6,14 @@ labelling, adaptive threshold and class weights are the C++ ``FilterController``
 (``torch.classes.skiptrain.FilterController``, the same code the ``skiptrain``
 trainer runs); this module only runs the user's two models around it.
 """
+import json
 import math
 from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from skiptrain import _checks
+from skiptrain import _checks, _core
 
 __all__ = ["EarlyInstanceFilter"]
 
@@ -68,7 +69,9 @@ class EarlyInstanceFilter:
         optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
 
     Raises:
-        ValueError: when an option is out of range (the message names the trainer's ``--eif-*`` flag).
+        TypeError: an option of the wrong type (a str for a number, a fraction for a count).
+        ValueError: an option out of range (the message names the trainer's ``--eif-*`` flag).
+        Both come from the C++ ``FilterOptions``, which holds the defaults above and their reasons.
 
     Example: a plain PyTorch loop changed in three lines (marked ``# EIF``)::
 
@@ -85,64 +88,55 @@ class EarlyInstanceFilter:
     def __init__(
         self,
         filter_model: torch.nn.Module,
-        ratio: float = 0.25,
-        lr: float = 0.1,
-        momentum: float = 0.5,
-        weight_decay: float = 0.0,
-        lr_milestones: Sequence[int] = (),
-        lr_factor: float = 0.5,
-        entropy_threshold: float = 0.6,
-        a1: float = 1.05,
-        a2: float = 0.95,
-        window: int = 5,
-        init_threshold: float = 1.0,
-        warmup_batches: int = 20,
-        threshold_min: float = 1e-6,
-        threshold_max: float = 1e3,
-        min_query: float = 0.05,
-        control: str = "budget",
+        ratio: float = _core.FILTER["ratio"],
+        lr: float = _core.FILTER["lr"],
+        momentum: float = _core.FILTER["momentum"],
+        weight_decay: float = _core.FILTER["weight_decay"],
+        lr_milestones: Sequence[int] = tuple(_core.FILTER["lr_milestones"]),
+        lr_factor: float = _core.FILTER["lr_factor"],
+        entropy_threshold: float = _core.FILTER["entropy_threshold"],
+        a1: float = _core.FILTER["a1"],
+        a2: float = _core.FILTER["a2"],
+        window: int = _core.FILTER["window"],
+        init_threshold: float = _core.FILTER["init_threshold"],
+        warmup_batches: int = _core.FILTER["warmup_batches"],
+        threshold_min: float = _core.FILTER["threshold_min"],
+        threshold_max: float = _core.FILTER["threshold_max"],
+        min_query: float = _core.FILTER["min_query"],
+        control: str = _core.FILTER["control"],
         optimizer: Optional[torch.optim.Optimizer] = None,
     ):
         where = "EarlyInstanceFilter"
         _checks.module(where, "filter_model", filter_model)
-        for name, value in (("ratio", ratio), ("entropy_threshold", entropy_threshold), ("a1", a1), ("a2", a2),
-                            ("init_threshold", init_threshold), ("threshold_min", threshold_min),
-                            ("threshold_max", threshold_max), ("min_query", min_query)):
-            _checks.real(where, name, value)  # the type and finiteness; the controller checks the range
-        for name, value in (("window", window), ("warmup_batches", warmup_batches)):
-            _checks.integer(where, name, value)
-        if not isinstance(control, str):
-            raise TypeError(f"{where}: control must be a str, got {type(control).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"{where}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        # Python-only options, named by their trainer flags like the controller's.
-        lr = _checks.real(where, "lr (--eif-lr)", lr, 0.0, low_open=True)
-        momentum = _checks.real(where, "momentum (--eif-momentum)", momentum, 0.0, 1.0, high_open=True)
-        weight_decay = _checks.real(where, "weight_decay (--eif-weight-decay)", weight_decay, 0.0)
-        lr_factor = _checks.real(where, "lr_factor (--eif-lr-factor)", lr_factor, 0.0, low_open=True)
-        milestones = [_checks.integer(where, "lr_milestones (--eif-lr-milestones)", m, 0) for m in lr_milestones]
-        if milestones != sorted(set(milestones)):
-            raise ValueError(f"{where}: lr_milestones (--eif-lr-milestones) must be strictly increasing, "
-                             f"got {list(lr_milestones)}")
+        options = dict(ratio=ratio, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                       lr_milestones=list(lr_milestones) if isinstance(lr_milestones, (list, tuple)) else lr_milestones,
+                       lr_factor=lr_factor, entropy_threshold=entropy_threshold, a1=a1, a2=a2, window=window,
+                       init_threshold=init_threshold, warmup_batches=warmup_batches, threshold_min=threshold_min,
+                       threshold_max=threshold_max, min_query=min_query, control=control)
+        # JSON carries no inf or nan: those are refused here, every other type and range by the C++ options.
+        for name, value in options.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{where}: {name} must be finite, got {value}")
         try:
-            self._controller = torch.classes.skiptrain.FilterController(
-                float(ratio), float(entropy_threshold), float(a1), float(a2), int(window),
-                float(init_threshold), int(warmup_batches), float(threshold_min), float(threshold_max),
-                float(min_query), control)
-        except RuntimeError as e:
-            raise ValueError(str(e).strip().splitlines()[0]) from None
+            options_json = json.dumps(options)
+        except TypeError as error:
+            raise TypeError(f"{where}: options must be numbers, a str (control) and a list of ints "
+                            f"(lr_milestones): {error}") from None
+        _checks.by_core(where, self._make_controller, options_json)
         self.filter_model = filter_model
         self._own_optimizer = optimizer is None
         self.optimizer = optimizer if optimizer is not None else torch.optim.SGD(
             filter_model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-        self._lr = lr
-        self._lr_milestones = milestones
-        self._lr_factor = lr_factor
         self._pending = None  # (x, keep, query, prob_high, query_losses) of the batch last yielded
         self.last_filter_loss = 0.0
         self.filter_forward_instances = 0
         self.filter_trained_instances = 0
         self.loss_only_instances = 0
+
+    def _make_controller(self, options_json):
+        self._controller = torch.classes.skiptrain.FilterController(options_json)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -301,7 +295,7 @@ class EarlyInstanceFilter:
         if labelled.numel() == 0:
             return
         if self._own_optimizer:
-            lr = self._lr * self._lr_factor ** sum(1 for m in self._lr_milestones if iteration >= m)
+            lr = self._controller.lr_at(iteration)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         device = _device_of(self.filter_model, x.device)

@@ -2,7 +2,7 @@
 is Error Map Pruning), and its quantized-training forms ``QuantConv2d`` and ``QuantLinear``."""
 import torch
 
-from skiptrain import _checks, ops
+from skiptrain import _checks, _core, _modules, ops
 
 
 class EMPConv2d(torch.nn.Conv2d):
@@ -52,13 +52,7 @@ class EMPConv2d(torch.nn.Conv2d):
             raise ValueError(f"EMPConv2d: padding_mode={conv.padding_mode!r} is not supported, only 'zeros'")
         if isinstance(conv.padding, str):
             raise ValueError(f"EMPConv2d: string padding {conv.padding!r} is not supported; use explicit padding")
-        new = cls.__new__(cls)
-        torch.nn.Module.__init__(new)
-        new.__dict__.update({k: v for k, v in conv.__dict__.items()
-                             if k not in ("_parameters", "_buffers", "_modules")})
-        new._parameters = conv._parameters
-        new._buffers = conv._buffers
-        new._modules = conv._modules
+        new = _modules.sharing(cls, conv)
         new.keep, new.gamma1, new.gamma2 = settings
         return new
 
@@ -132,11 +126,9 @@ class QuantLinear(torch.nn.Linear):
     @classmethod
     def from_linear(cls, linear, bits=8, grad_bits=0):
         """A QuantLinear sharing ``linear``'s parameters (the same Parameter objects)."""
-        new = cls.__new__(cls)
-        torch.nn.Module.__init__(new)
-        new.__dict__.update({k: v for k, v in linear.__dict__.items()
-                             if k not in ("_parameters", "_buffers", "_modules")})
-        new._parameters, new._buffers, new._modules = linear._parameters, linear._buffers, linear._modules
+        if not isinstance(linear, torch.nn.Linear):
+            raise TypeError(f"QuantLinear.from_linear: linear must be a torch.nn.Linear, got {type(linear).__name__}")
+        new = _modules.sharing(cls, linear)
         new.bits, new.grad_bits = _check_widths(bits, grad_bits)
         return new
 
@@ -150,19 +142,17 @@ class QuantLinear(torch.nn.Linear):
 
 
 def _check_widths(bits, grad_bits, where="quant"):
+    """bits and grad_bits as ints, checked by the C++ rule (2..16, or 32 / 0 for float)."""
     bits, grad_bits = _checks.integer(where, "bits", bits), _checks.integer(where, "grad_bits", grad_bits)
-    if bits != 32 and not 2 <= bits <= 16:
-        raise ValueError(f"bits must be between 2 and 16, or 32 for float; got bits={bits}")
-    if grad_bits != 0 and not 2 <= grad_bits <= 16:
-        raise ValueError(f"grad_bits must be between 2 and 16, or 0 for float error maps; got grad_bits={grad_bits}")
+    _checks.by_core(where, torch.ops.skiptrain.check_quant_settings, bits, grad_bits)
     return bits, grad_bits
 
 
 def _quantize_operand(x, bits):
-    return x if bits == 32 else torch.ops.skiptrain.quantize(x, bits, False)
+    return x if bits == _core.QUANT["float_bits"] else torch.ops.skiptrain.quantize(x, bits, False)
 
 
 def _quantize_error(output, grad_bits):
-    if grad_bits == 0 or not (output.requires_grad and torch.is_grad_enabled()):
+    if grad_bits == _core.QUANT["float_grad_bits"] or not (output.requires_grad and torch.is_grad_enabled()):
         return output
     return torch.ops.skiptrain.quantize_grad(output, grad_bits)

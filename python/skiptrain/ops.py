@@ -12,18 +12,19 @@ import numbers
 
 import torch
 
-from skiptrain import _checks
+from skiptrain import _checks, _core
 
-DEFAULT_GAMMA1 = 1.0
-DEFAULT_GAMMA2 = 1.0
+DEFAULT_GAMMA1 = _core.EMP["gamma1"]
+DEFAULT_GAMMA2 = _core.EMP["gamma2"]
 
 
-def _pair(value, name, low):
+def _pair(value, name):
+    """An int or a pair of ints as a pair (the values are the op's to check)."""
     if isinstance(value, numbers.Integral):
         value = [value]
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"emp_conv2d: {name} must be an int or a pair of ints, got {type(value).__name__}")
-    value = [_checks.integer("emp_conv2d", name, v, low) for v in value]
+    value = [_checks.integer("emp_conv2d", name, v) for v in value]
     if len(value) not in (1, 2):
         raise ValueError(f"emp_conv2d: {name} must be an int or a pair of ints, got {value}")
     return value * 2 if len(value) == 1 else value
@@ -45,31 +46,22 @@ def _padding(padding, weight, dilation, stride):
                 pads.append(total // 2)
             return pads
         raise ValueError(f"emp_conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    return _pair(padding, "padding", 0)
+    return _pair(padding, "padding")
 
 
 def _settings(where, keep, gamma1, gamma2):
-    """keep in (0, 1], gamma1 and gamma2 >= 0, as floats."""
-    return (_checks.real(where, "keep", keep, 0.0, 1.0, low_open=True),
-            _checks.real(where, "gamma1", gamma1, 0.0), _checks.real(where, "gamma2", gamma2, 0.0))
+    """keep, gamma1 and gamma2 as floats, checked by the C++ rule (keep in (0, 1], gammas >= 0)."""
+    values = tuple(_checks.real(where, name, value) for name, value in
+                   (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
+    _checks.by_core(where, torch.ops.skiptrain.check_emp_settings, *values)
+    return values
 
 
-def _check_conv(input, weight, bias, groups):
-    where = "emp_conv2d"
-    _checks.tensor(where, "input", input, "[N, C_in, H, W]", dims=4, floating=True)
-    _checks.tensor(where, "weight", weight, "[C_out, C_in/groups, kh, kw]", dims=4, floating=True)
-    if bias is not None:
-        _checks.tensor(where, "bias", bias, "[C_out]", dims=1, floating=True)
-    _checks.same_dtype_and_device(where, "input", input, weight=weight, bias=bias)
-    groups = _checks.integer(where, "groups", groups, 1)
-    c_out, c_per_group = weight.shape[0], weight.shape[1]
-    if c_out % groups or input.shape[1] != c_per_group * groups:
-        raise ValueError(f"emp_conv2d: weight of shape {list(weight.shape)} with groups={groups} needs input "
-                         f"[N, {c_per_group * groups}, H, W] and C_out divisible by groups, got input shape "
-                         f"{list(input.shape)}")
-    if bias is not None and bias.shape[0] != c_out:
-        raise ValueError(f"emp_conv2d: bias must have shape [{c_out}], got shape {list(bias.shape)}")
-    return groups
+def _tensors(where, **tensors):
+    """Each of ``tensors`` (None skipped) is a torch.Tensor; shapes, dtypes and devices are the op's to check."""
+    for name, value in tensors.items():
+        if value is not None:
+            _checks.tensor(where, name, value)
 
 
 def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, keep=1.0,
@@ -98,15 +90,13 @@ def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
         >>> w = torch.randn(32, 16, 3, 3, requires_grad=True)
         >>> emp_conv2d(x, w, padding=1, keep=0.25).sum().backward()  # 8 of 32 filters get gradients
     """
-    groups = _check_conv(input, weight, bias, groups)
-    keep, gamma1, gamma2 = _settings("emp_conv2d", keep, gamma1, gamma2)
-    stride = _pair(stride, "stride", 1)
-    dilation = _pair(dilation, "dilation", 1)
+    _tensors("emp_conv2d", input=input, weight=weight, bias=bias)
+    groups = _checks.integer("emp_conv2d", "groups", groups)
+    keep, gamma1, gamma2 = (_checks.real("emp_conv2d", name, value) for name, value in
+                            (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
+    stride = _pair(stride, "stride")
+    dilation = _pair(dilation, "dilation")
     padding = _padding(padding, weight, dilation, stride)
-    for d in range(2):
-        if input.shape[2 + d] + 2 * padding[d] < dilation[d] * (weight.shape[2 + d] - 1) + 1:
-            raise ValueError(f"emp_conv2d: input of shape {list(input.shape)} with padding {padding} is smaller "
-                             f"than the dilated kernel of weight {list(weight.shape)}")
     return torch.ops.skiptrain.emp_conv2d(input, weight, bias, stride, padding, dilation, groups,
                                           keep, gamma1, gamma2)
 
@@ -127,14 +117,9 @@ def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
         >>> select_channels(torch.randn(4, 8, 5, 5), torch.randn(8, 3, 3, 3), keep=0.5)
         tensor([...])
     """
-    where = "select_channels"
-    _checks.tensor(where, "grad_output", grad_output, "[N, C_out, H_out, W_out]", dims=4, floating=True)
-    _checks.tensor(where, "weight", weight, floating=True)
-    _checks.same_dtype_and_device(where, "grad_output", grad_output, weight=weight)
-    if weight.dim() < 1 or weight.shape[0] != grad_output.shape[1]:
-        raise ValueError(f"select_channels: weight must have shape [{grad_output.shape[1]}, ...] (C_out of "
-                         f"grad_output), got shape {list(weight.shape)}")
-    keep, gamma1, gamma2 = _settings(where, keep, gamma1, gamma2)
+    _tensors("select_channels", grad_output=grad_output, weight=weight)
+    keep, gamma1, gamma2 = (_checks.real("select_channels", name, value) for name, value in
+                            (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
     return torch.ops.skiptrain.select_channels(grad_output, weight, keep, gamma1, gamma2)
 
 
@@ -155,7 +140,8 @@ def quantize(x, bits, stochastic=False):
         >>> quantize(torch.tensor([0.0, 0.2, 1.0]), 2)
         tensor([0.0000, 0.3333, 1.0000])
     """
-    return torch.ops.skiptrain.quantize(x, int(bits), bool(stochastic))
+    _tensors("quantize", x=x)
+    return torch.ops.skiptrain.quantize(x, _checks.integer("quantize", "bits", bits), bool(stochastic))
 
 
 def quantize_grad(x, bits):
@@ -165,4 +151,5 @@ def quantize_grad(x, bits):
     Example:
         >>> y = quantize_grad(conv(x), 8)
     """
-    return torch.ops.skiptrain.quantize_grad(x, int(bits))
+    _tensors("quantize_grad", x=x)
+    return torch.ops.skiptrain.quantize_grad(x, _checks.integer("quantize_grad", "bits", bits))

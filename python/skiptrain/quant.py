@@ -1,12 +1,9 @@
 """Turn quantized training on in any PyTorch model: ``convert`` swaps every ``nn.Conv2d``
 for a ``QuantConv2d`` and every ``nn.Linear`` for a ``QuantLinear`` sharing its parameters.
 Composes with ``skiptrain.emp.convert`` in either order (a ``QuantConv2d`` is an ``EMPConv2d``)."""
-import copy
-import fnmatch
-
 import torch
 
-from skiptrain import _modules
+from skiptrain import _checks, _modules
 from skiptrain.nn import EMPConv2d, QuantConv2d, QuantLinear, _check_widths
 
 
@@ -28,31 +25,21 @@ def convert(model, bits=8, grad_bits=0, exclude=(), inplace=True):
         >>> net = skiptrain.emp.convert(net, keep=0.5)
         >>> net = skiptrain.quant.convert(net, bits=8)
     """
+    _checks.module("quant.convert", "model", model)
     bits, grad_bits = _check_widths(bits, grad_bits, "quant.convert")
-    if isinstance(exclude, str):
-        exclude = [exclude]
-    if not inplace:
-        model = copy.deepcopy(model)
-    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    for name, layer in layers:
-        if any(fnmatch.fnmatchcase(name, p) for p in exclude):
-            continue
+    exclude = _modules.exclude_patterns("quant.convert", exclude)
+
+    def swap(layer):
         if isinstance(layer, (QuantConv2d, QuantLinear)):
             layer.bits, layer.grad_bits = bits, grad_bits
-            continue
-        new = _quantized(layer, bits, grad_bits)
-        if name == "":
-            return new
-        _modules.replace(model, name, new)
-    return model
+            return layer
+        if isinstance(layer, torch.nn.Linear):
+            return QuantLinear.from_linear(layer, bits=bits, grad_bits=grad_bits)
+        pruning = {}
+        if isinstance(layer, EMPConv2d):
+            pruning = dict(keep=layer.keep, gamma1=layer.gamma1, gamma2=layer.gamma2)
+        new = QuantConv2d.from_conv(layer, **pruning)
+        new.bits, new.grad_bits = bits, grad_bits
+        return new
 
-
-def _quantized(layer, bits, grad_bits):
-    if isinstance(layer, torch.nn.Linear):
-        return QuantLinear.from_linear(layer, bits=bits, grad_bits=grad_bits)
-    if isinstance(layer, EMPConv2d):
-        new = QuantConv2d.from_conv(layer, keep=layer.keep, gamma1=layer.gamma1, gamma2=layer.gamma2)
-    else:
-        new = QuantConv2d.from_conv(layer)
-    new.bits, new.grad_bits = bits, grad_bits
-    return new
+    return _modules.convert(model, (torch.nn.Conv2d, torch.nn.Linear), swap, exclude, inplace=inplace)

@@ -217,25 +217,30 @@ def raw_emp_conv2d(x, w, bias=None, keep=0.5, gamma1=1.0, gamma2=1.0):
     (dict(keep=0.5, gamma2=-1.0), "gamma2"),
 ])
 def test_op_boundary_rejects_bad_settings_naming_the_argument(kwargs, word):
-    with pytest.raises(RuntimeError, match=word):
+    with pytest.raises(ValueError, match=word):
         raw_emp_conv2d(torch.randn(1, 2, 5, 5), torch.randn(4, 2, 3, 3), **kwargs)
 
 
 def test_op_boundary_rejects_bad_shapes_and_dtypes_naming_the_argument():
+    # The op itself raises Python's ValueError for a bad shape and TypeError for a bad dtype.
     x, w = torch.randn(2, 4, 8, 8), torch.randn(8, 4, 3, 3)
-    with pytest.raises(RuntimeError, match="input"):
+    with pytest.raises(ValueError, match="input"):
         raw_emp_conv2d(x[0], w)
-    with pytest.raises(RuntimeError, match="weight"):
+    with pytest.raises(ValueError, match="weight"):
         raw_emp_conv2d(x, torch.randn(8, 3, 3, 3))
-    with pytest.raises(RuntimeError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype"):
         raw_emp_conv2d(x, w.double())
-    with pytest.raises(RuntimeError, match="bias"):
+    with pytest.raises(ValueError, match="bias"):
         raw_emp_conv2d(x, w, torch.randn(5))
-    with pytest.raises(RuntimeError, match="input"):
+    with pytest.raises(TypeError, match="input"):
         raw_emp_conv2d(x.int(), w.int())
-    with pytest.raises(RuntimeError, match="grad_output"):
+    with pytest.raises(ValueError, match="grad_output"):
         torch.ops.skiptrain._emp_conv2d_backward(torch.randn(2, 7, 8, 8), x, w, [1, 1], [1, 1], [1, 1], 1,
                                                  0.5, 1.0, 1.0, [True, True, False])
+    with pytest.raises(TypeError, match="floating"):
+        torch.ops.skiptrain.quantize(torch.zeros(3, dtype=torch.int32), 8, False)
+    with pytest.raises(ValueError, match="bits"):
+        torch.ops.skiptrain.quantize(torch.zeros(3), 40, False)
 
 
 class ScriptedNet(torch.nn.Module):

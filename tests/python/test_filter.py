@@ -1,6 +1,7 @@
 """The Early Instance Filter from Python: the C++ FilterController custom class
 (decisions, uncertainty sampling, labels and weights by hand, R_set tracking, state)
 and the EarlyInstanceFilter wrapper around a plain PyTorch loop on tiny synthetic data."""
+import json
 import math
 
 import pytest
@@ -14,8 +15,9 @@ from skiptrain import EarlyInstanceFilter
 def controller(ratio=0.25, entropy=0.6, a1=1.05, a2=0.95, window=5, init=1.0, warmup=0, tmin=1e-6, tmax=1e3,
                min_query=0.0, control="paper"):
     """The paper's rule by default: no warm-up, no query floor, the paper's R_TH."""
-    return torch.classes.skiptrain.FilterController(ratio, entropy, a1, a2, window, init, warmup, tmin, tmax,
-                                                    min_query, control)
+    return torch.classes.skiptrain.FilterController(json.dumps(dict(
+        ratio=ratio, entropy_threshold=entropy, a1=a1, a2=a2, window=window, init_threshold=init,
+        warmup_batches=warmup, threshold_min=tmin, threshold_max=tmax, min_query=min_query, control=control)))
 
 
 def logits_for(z, offset=0.7):
@@ -269,3 +271,25 @@ def test_wrapper_state_dict_round_trip():
 
 def test_exported_from_the_package():
     assert skiptrain.EarlyInstanceFilter is EarlyInstanceFilter
+
+
+def test_python_defaults_are_the_cpp_options():
+    # One source: the wrapper's defaults are read from the C++ FilterOptions, and a controller
+    # built with none of them given reports the same values.
+    import inspect
+    cpp = json.loads(torch.classes.skiptrain.FilterController("{}").options())
+    params = inspect.signature(EarlyInstanceFilter.__init__).parameters
+    for name, p in params.items():
+        if name in ("self", "filter_model", "optimizer"):
+            continue
+        default = list(p.default) if isinstance(p.default, tuple) else p.default
+        assert default == cpp[name], name
+
+
+def test_filter_lr_follows_the_cpp_schedule():
+    eif = EarlyInstanceFilter(torch.nn.Linear(4, 2), lr=0.2, lr_milestones=[2, 4], lr_factor=0.5, warmup_batches=0)
+    assert [eif._controller.lr_at(i) for i in (0, 1, 2, 3, 4, 9)] == [0.2, 0.2, 0.1, 0.1, 0.05, 0.05]
+    with pytest.raises(ValueError, match="unknown option 'ratoi'"):
+        torch.classes.skiptrain.FilterController(json.dumps({"ratoi": 0.5}))
+    with pytest.raises(TypeError, match="window must be an integer"):
+        torch.classes.skiptrain.FilterController(json.dumps({"window": 2.5}))

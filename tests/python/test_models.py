@@ -92,9 +92,18 @@ def test_count_frozen_weights_have_no_weight_backward():
     assert [l.backward_input_macs for l in table.layers] == [0, 6]
 
 
-def test_cost_ops_are_the_cpp_formulas():
-    assert torch.ops.skiptrain.conv2d_macs([16, 8, 3, 3], [1, 16, 10, 10], 1) == 10 * 10 * 16 * 8 * 9
-    assert torch.ops.skiptrain.linear_macs(400, 120) == 48000
+def test_cost_table_is_the_cpp_table():
+    table = torch.classes.skiptrain.CostTable()
+    table.add_layer("conv", "conv2d", [16, 8, 3, 3], [1, 16, 10, 10], 1, False, True)
+    table.add_layer("fc", "linear", [120, 400], [1, 120], 1, True, True)
+    conv, fc = 10 * 10 * 16 * 8 * 9, 400 * 120
+    assert table.layers() == [("conv", "conv2d", 16, conv, 0.0, conv), ("fc", "linear", 120, fc, fc, fc)]
+    assert (table.forward_macs(), table.backward_macs(), table.training_macs()) == (conv + fc, conv + 2 * fc,
+                                                                                   2 * conv + 3 * fc)
+    with pytest.raises(ValueError, match="kind must be"):
+        table.add_layer("pool", "max_pool2d", [1], [1, 1], 1, True, True)
+    with pytest.raises(ValueError, match="4-d weight"):
+        table.add_layer("conv", "conv2d", [16, 8], [1, 16, 10, 10], 1, True, True)
 
 
 def test_lenet5_and_resnet20_macs():

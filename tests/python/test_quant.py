@@ -92,6 +92,14 @@ BASE = ["--model", "lenet5", "--dataset", "mnist", "--batch-size", "32", "--lr",
         "--progress", "none", "--epochs", "1"]
 
 
+def test_convert_leaves_excluded_layers_float_and_checks_exclude():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    skiptrain.quant.convert(net, bits=8, exclude=["2"])
+    assert isinstance(net[0], skiptrain.nn.QuantConv2d) and type(net[2]) is torch.nn.Linear
+    with pytest.raises(TypeError, match="exclude"):
+        skiptrain.quant.convert(net, exclude=3)
+
+
 def test_trainer_reports_bitops_beside_macs(trainer, tiny_mnist):
     _, dense = run_trainer(trainer, "train", *BASE, "--data-dir", tiny_mnist)
     _, q8 = run_trainer(trainer, "train", *BASE, "--data-dir", tiny_mnist, "--quant-bits", "8")

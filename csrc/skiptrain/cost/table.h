@@ -44,6 +44,10 @@ struct CostTable {
 double conv2d_macs(const std::vector<int64_t>& weight_shape, const std::vector<int64_t>& output_shape, int64_t groups);
 double linear_macs(int64_t in_features, int64_t out_features);
 
+// One layer's costs from what it recorded: forward by the formulas above, and each backward part
+// (to the input, to the weights) costs the forward, or zero where that gradient is not needed.
+LayerCost layer_cost(const LayerRecord& record, std::string name);
+
 // Builds the table from recorded shapes; names come from `root`'s named_modules().
 CostTable table_from_records(const torch::nn::Module& root, const std::vector<LayerRecord>& records);
 

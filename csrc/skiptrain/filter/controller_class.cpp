@@ -1,7 +1,10 @@
 // FilterController as a TorchScript custom class, torch.classes.skiptrain.FilterController,
 // so that Python users pair the C++ decision/labelling logic with their own torch.nn
-// filter (python/skiptrain/filter.py).
+// filter (python/skiptrain/filter.py). It takes every filter option (as JSON, see
+// options_json.h) and gives the filter's learning-rate schedule, so Python repeats no rule.
 #include "skiptrain/filter/controller.h"
+#include "skiptrain/filter/options_json.h"
+#include "skiptrain/errors.h"
 
 #include <torch/custom_class.h>
 #include <torch/library.h>
@@ -43,27 +46,18 @@ c10::Dict<std::string, double> metrics_dict(const FilterMetrics& m) {
 
 }  // namespace
 
-// Constructor arguments, in order: ratio, entropy_threshold, a1, a2, window, init_threshold,
-// warmup_batches, threshold_min, threshold_max (the Python wrapper supplies the defaults).
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.class_<FilterControllerHolder>("FilterController")
-      .def(torch::init([](double ratio, double entropy_threshold, double a1, double a2, int64_t window,
-                          double init_threshold, int64_t warmup_batches, double threshold_min, double threshold_max,
-                          double min_query, std::string control) {
-        FilterOptions o;
-        o.ratio = ratio;
-        o.entropy_threshold = entropy_threshold;
-        o.a1 = a1;
-        o.a2 = a2;
-        o.window = window;
-        o.init_threshold = init_threshold;
-        o.warmup_batches = warmup_batches;
-        o.threshold_min = threshold_min;
-        o.threshold_max = threshold_max;
-        o.min_query = min_query;
-        o.control = std::move(control);
-        return c10::make_intrusive<FilterControllerHolder>(o);
+      // options_json: an object of FilterOptions fields (options_json.h); missing keys take the defaults.
+      .def(torch::init([](const std::string& options_json) {
+        const auto parsed = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
+        TORCH_CHECK_VALUE(!parsed.is_discarded(), "FilterController: options are not valid JSON: ", options_json);
+        return c10::make_intrusive<FilterControllerHolder>(options_from_json(parsed));
       }))
+      // The options in use, defaults filled in, as JSON.
+      .def("options", [](const Self& self) { return options_to_json(self->controller.options()).dump(); })
+      // The filter's learning rate after `iteration` incoming batches (--eif-lr, milestones, factor).
+      .def("lr_at", [](const Self& self, int64_t iteration) { return self->controller.options().lr_at(iteration); })
       // logits [m, 2] -> (keep int64 [k], query int64 [q], prob_high float [m])
       .def("decide",
            [](const Self& self, const torch::Tensor& logits) -> Triple {
@@ -96,7 +90,11 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
       .def("load_state", [](const Self& self, c10::Dict<std::string, torch::Tensor> state) {
         TensorState s;
         for (const auto& entry : state) s[entry.key()] = entry.value();
-        self->controller.load_state(s, "FilterController.load_state");
+        try {
+          self->controller.load_state(s, "FilterController.load_state");
+        } catch (const InputError& e) {
+          TORCH_CHECK_VALUE(false, e.what());
+        }
       });
 }
 

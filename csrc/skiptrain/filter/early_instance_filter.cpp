@@ -29,7 +29,7 @@ EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions opti
     : options_(options.validated()),
       network_(std::move(network)),
       controller_(options_),
-      sgd_(parameters_of(network_), train::SgdOptions{options_.lr, options_.momentum, options_.weight_decay}) {}
+      sgd_(parameters_of(network_), optim::SgdOptions{options_.lr, options_.momentum, options_.weight_decay}) {}
 
 Decision EarlyInstanceFilter::decide(const torch::Tensor& images) {
   TORCH_CHECK(images.defined() && images.dim() >= 1, "EarlyInstanceFilter::decide: images must be [m, C, H, W]");

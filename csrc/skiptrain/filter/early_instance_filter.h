@@ -10,8 +10,8 @@
 #include "skiptrain/filter/controller.h"
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/network.h"
+#include "skiptrain/optim/sgd.h"
 #include "skiptrain/state.h"
-#include "skiptrain/train/sgd.h"
 
 #include <torch/types.h>
 
@@ -70,7 +70,7 @@ class EarlyInstanceFilter {
   FilterOptions options_;
   nn::Network network_;
   FilterController controller_;
-  train::Sgd sgd_;
+  optim::Sgd sgd_;
   int64_t last_forward_ = 0;
   int64_t last_trained_ = 0;
   int64_t total_forward_ = 0;

@@ -4,6 +4,8 @@
 // to it, and validate() rejects bad values naming the flag before any work starts.
 #pragma once
 
+#include "skiptrain/optim/step_schedule.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -137,8 +139,10 @@ struct FilterOptions {
   // A copy of these options after validate(): for members initialised from options.
   FilterOptions validated() const;
 
+  // The filter's learning-rate schedule: lr, lr_milestones, lr_factor.
+  optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_factor}; }
   // The filter's learning rate after `iteration` incoming batches: lr * lr_factor^(milestones passed).
-  double lr_at(int64_t iteration) const;
+  double lr_at(int64_t iteration) const { return lr_schedule().at(iteration); }
 };
 
 }  // namespace skiptrain::filter

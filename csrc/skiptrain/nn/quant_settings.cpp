@@ -10,8 +10,11 @@
 namespace skiptrain::nn {
 
 void check_quant_settings(const QuantSettings& settings, const char* bits_name, const char* grad_bits_name) {
-  if (settings.quantizes_operands()) skiptrain::check_quant_bits(settings.bits, bits_name);
-  if (settings.quantizes_errors()) skiptrain::check_quant_bits(settings.grad_bits, grad_bits_name);
+  const auto in_range = [](int64_t bits) { return bits >= kMinQuantBits && bits <= kMaxQuantBits; };
+  TORCH_CHECK_VALUE(!settings.quantizes_operands() || in_range(settings.bits), bits_name, " must be between ",
+                    kMinQuantBits, " and ", kMaxQuantBits, ", or ", kFloatBits, " for float; got ", settings.bits);
+  TORCH_CHECK_VALUE(!settings.quantizes_errors() || in_range(settings.grad_bits), grad_bits_name, " must be between ",
+                    kMinQuantBits, " and ", kMaxQuantBits, ", or 0 for float error maps; got ", settings.grad_bits);
 }
 
 torch::Tensor quantize_operand(const torch::Tensor& x, const QuantSettings& settings) {

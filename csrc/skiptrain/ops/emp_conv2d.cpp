@@ -39,38 +39,39 @@ void check_emp_conv2d_args(const at::Tensor& input, const at::Tensor& weight, co
                            c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
                            int64_t groups, double keep, double gamma1, double gamma2) {
   check_emp_settings(keep, gamma1, gamma2);
-  TORCH_CHECK(input.dim() == 4, "emp_conv2d: input must be [N, C_in, H, W], got shape ", input.sizes());
-  TORCH_CHECK(weight.dim() == 4, "emp_conv2d: weight must be [C_out, C_in/groups, kh, kw], got shape ",
-              weight.sizes());
-  TORCH_CHECK(at::isFloatingType(input.scalar_type()), "emp_conv2d: input must be floating point, got ",
-              input.scalar_type());
-  TORCH_CHECK(weight.scalar_type() == input.scalar_type(), "emp_conv2d: weight dtype (", weight.scalar_type(),
-              ") must equal input dtype (", input.scalar_type(), ")");
-  TORCH_CHECK(weight.device() == input.device(), "emp_conv2d: weight is on ", weight.device(), " but input on ",
-              input.device());
-  TORCH_CHECK(groups > 0, "emp_conv2d: groups must be positive, got ", groups);
-  TORCH_CHECK(weight.size(0) > 0 && weight.size(0) % groups == 0, "emp_conv2d: weight.size(0) (C_out = ",
-              weight.size(0), ") must be a positive multiple of groups (", groups, ")");
-  TORCH_CHECK(input.size(1) == weight.size(1) * groups, "emp_conv2d: input has ", input.size(1),
-              " channels but weight expects C_in = weight.size(1) * groups = ", weight.size(1) * groups);
-  TORCH_CHECK(stride.size() == 2 && stride[0] > 0 && stride[1] > 0,
-              "emp_conv2d: stride must be two positive ints, got ", stride);
-  TORCH_CHECK(padding.size() == 2 && padding[0] >= 0 && padding[1] >= 0,
-              "emp_conv2d: padding must be two non-negative ints, got ", padding);
-  TORCH_CHECK(dilation.size() == 2 && dilation[0] > 0 && dilation[1] > 0,
-              "emp_conv2d: dilation must be two positive ints, got ", dilation);
+  TORCH_CHECK_VALUE(input.dim() == 4, "emp_conv2d: input must be [N, C_in, H, W], got shape ", input.sizes());
+  TORCH_CHECK_VALUE(weight.dim() == 4, "emp_conv2d: weight must be [C_out, C_in/groups, kh, kw], got shape ",
+                    weight.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(input.scalar_type()), "emp_conv2d: input must be floating point, got ",
+                   input.scalar_type());
+  TORCH_CHECK_TYPE(weight.scalar_type() == input.scalar_type(), "emp_conv2d: weight dtype (", weight.scalar_type(),
+                   ") must equal input dtype (", input.scalar_type(), ")");
+  TORCH_CHECK_VALUE(weight.device() == input.device(), "emp_conv2d: weight is on ", weight.device(), " but input on ",
+                    input.device());
+  TORCH_CHECK_VALUE(groups > 0, "emp_conv2d: groups must be positive, got ", groups);
+  TORCH_CHECK_VALUE(weight.size(0) > 0 && weight.size(0) % groups == 0,
+                    "emp_conv2d: weight.size(0) (C_out = ", weight.size(0), ") must be a positive multiple of groups (",
+                    groups, ")");
+  TORCH_CHECK_VALUE(input.size(1) == weight.size(1) * groups, "emp_conv2d: input has ", input.size(1),
+                    " channels but weight expects C_in = weight.size(1) * groups = ", weight.size(1) * groups);
+  TORCH_CHECK_VALUE(stride.size() == 2 && stride[0] > 0 && stride[1] > 0,
+                    "emp_conv2d: stride must be two positive ints, got ", stride);
+  TORCH_CHECK_VALUE(padding.size() == 2 && padding[0] >= 0 && padding[1] >= 0,
+                    "emp_conv2d: padding must be two non-negative ints, got ", padding);
+  TORCH_CHECK_VALUE(dilation.size() == 2 && dilation[0] > 0 && dilation[1] > 0,
+                    "emp_conv2d: dilation must be two positive ints, got ", dilation);
   for (int d = 0; d < 2; ++d) {
     const int64_t span = dilation[d] * (weight.size(2 + d) - 1) + 1;
-    TORCH_CHECK(input.size(2 + d) + 2 * padding[d] >= span, "emp_conv2d: input spatial size ", input.sizes(),
-                " (padded by ", padding, ") is smaller than the dilated kernel (", weight.sizes(), ")");
+    TORCH_CHECK_VALUE(input.size(2 + d) + 2 * padding[d] >= span, "emp_conv2d: input spatial size ", input.sizes(),
+                      " (padded by ", padding, ") is smaller than the dilated kernel (", weight.sizes(), ")");
   }
   if (bias.has_value() && bias->defined()) {
-    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "emp_conv2d: bias must be [C_out = ",
-                weight.size(0), "], got shape ", bias->sizes());
-    TORCH_CHECK(bias->scalar_type() == input.scalar_type(), "emp_conv2d: bias dtype (", bias->scalar_type(),
-                ") must equal input dtype (", input.scalar_type(), ")");
-    TORCH_CHECK(bias->device() == input.device(), "emp_conv2d: bias is on ", bias->device(), " but input on ",
-                input.device());
+    TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == weight.size(0),
+                      "emp_conv2d: bias must be [C_out = ", weight.size(0), "], got shape ", bias->sizes());
+    TORCH_CHECK_TYPE(bias->scalar_type() == input.scalar_type(), "emp_conv2d: bias dtype (", bias->scalar_type(),
+                     ") must equal input dtype (", input.scalar_type(), ")");
+    TORCH_CHECK_VALUE(bias->device() == input.device(), "emp_conv2d: bias is on ", bias->device(), " but input on ",
+                      input.device());
   }
 }
 
@@ -78,14 +79,14 @@ void check_emp_conv2d_backward_args(const at::Tensor& grad_output, const at::Ten
                                     c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
                                     int64_t groups, double keep, double gamma1, double gamma2) {
   check_emp_conv2d_args(input, weight, c10::nullopt, stride, padding, dilation, groups, keep, gamma1, gamma2);
-  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(0) == input.size(0) &&
-                  grad_output.size(1) == weight.size(0),
-              "_emp_conv2d_backward: grad_output must be [N = ", input.size(0), ", C_out = ", weight.size(0),
-              ", H_out, W_out], got shape ", grad_output.sizes());
-  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), "_emp_conv2d_backward: grad_output dtype (",
-              grad_output.scalar_type(), ") must equal input dtype (", input.scalar_type(), ")");
-  TORCH_CHECK(grad_output.device() == input.device(), "_emp_conv2d_backward: grad_output is on ",
-              grad_output.device(), " but input on ", input.device());
+  TORCH_CHECK_VALUE(
+      grad_output.dim() == 4 && grad_output.size(0) == input.size(0) && grad_output.size(1) == weight.size(0),
+      "_emp_conv2d_backward: grad_output must be [N = ", input.size(0), ", C_out = ", weight.size(0),
+      ", H_out, W_out], got shape ", grad_output.sizes());
+  TORCH_CHECK_TYPE(grad_output.scalar_type() == input.scalar_type(), "_emp_conv2d_backward: grad_output dtype (",
+                   grad_output.scalar_type(), ") must equal input dtype (", input.scalar_type(), ")");
+  TORCH_CHECK_VALUE(grad_output.device() == input.device(), "_emp_conv2d_backward: grad_output is on ",
+                    grad_output.device(), " but input on ", input.device());
 }
 
 c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backward_if_dense(
@@ -109,6 +110,12 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
       "_emp_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, "
       "int[] dilation, int groups, float keep, float gamma1, float gamma2, bool[3] output_mask) "
       "-> (Tensor, Tensor, Tensor)");
+  // The argument checks alone, for the fake kernel (python/skiptrain/_fake.py): they read only
+  // shapes, dtypes and devices, so this catch-all kernel runs on meta and fake tensors too.
+  m.def(
+      "_check_emp_conv2d_args(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, "
+      "int[] dilation, int groups, float keep, float gamma1, float gamma2) -> ()",
+      &detail::check_emp_conv2d_args);
 }
 
 }  // namespace skiptrain

@@ -47,24 +47,24 @@ at::Tensor _max_pool2x2_backward(const at::Tensor& grad_output, const at::Tensor
 namespace detail {
 
 void check_max_pool2x2_input(const at::Tensor& x) {
-  TORCH_CHECK(x.dim() == 4, "max_pool2x2: x must be [N, C, H, W], got shape ", x.sizes());
-  TORCH_CHECK(x.size(2) >= 2 && x.size(3) >= 2, "max_pool2x2: x's H and W must be at least 2, got shape ",
-              x.sizes());
+  TORCH_CHECK_VALUE(x.dim() == 4, "max_pool2x2: x must be [N, C, H, W], got shape ", x.sizes());
+  TORCH_CHECK_VALUE(x.size(2) >= 2 && x.size(3) >= 2, "max_pool2x2: x's H and W must be at least 2, got shape ",
+                    x.sizes());
 }
 
 void check_max_pool2x2_backward_args(const at::Tensor& grad_output, const at::Tensor& codes, int64_t height,
                                      int64_t width) {
-  TORCH_CHECK(codes.dim() == 4 && codes.scalar_type() == at::kInt,
-              "_max_pool2x2_backward: codes must be int32 [N, C, H/2, W/2], got ", codes.scalar_type(), " ",
-              codes.sizes());
-  TORCH_CHECK(grad_output.sizes() == codes.sizes(), "_max_pool2x2_backward: grad_output's shape ",
-              grad_output.sizes(), " must equal codes' ", codes.sizes());
-  TORCH_CHECK(codes.size(2) == height / 2 && codes.size(3) == width / 2, "_max_pool2x2_backward: codes ",
-              codes.sizes(), " do not pool an input of height ", height, " and width ", width);
-  TORCH_CHECK(codes.is_contiguous() || codes.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "_max_pool2x2_backward: codes must be contiguous (NCHW or channels-last) as the forward made them");
-  TORCH_CHECK(codes.device() == grad_output.device(), "_max_pool2x2_backward: codes are on ", codes.device(),
-              " but grad_output on ", grad_output.device());
+  TORCH_CHECK_TYPE(codes.dim() == 4 && codes.scalar_type() == at::kInt,
+                   "_max_pool2x2_backward: codes must be int32 [N, C, H/2, W/2], got ", codes.scalar_type(), " ",
+                   codes.sizes());
+  TORCH_CHECK_VALUE(grad_output.sizes() == codes.sizes(), "_max_pool2x2_backward: grad_output's shape ",
+                    grad_output.sizes(), " must equal codes' ", codes.sizes());
+  TORCH_CHECK_VALUE(codes.size(2) == height / 2 && codes.size(3) == width / 2, "_max_pool2x2_backward: codes ",
+                    codes.sizes(), " do not pool an input of height ", height, " and width ", width);
+  TORCH_CHECK_VALUE(codes.is_contiguous() || codes.is_contiguous(at::MemoryFormat::ChannelsLast),
+                    "_max_pool2x2_backward: codes must be contiguous (NCHW or channels-last) as the forward made them");
+  TORCH_CHECK_VALUE(codes.device() == grad_output.device(), "_max_pool2x2_backward: codes are on ", codes.device(),
+                    " but grad_output on ", grad_output.device());
 }
 
 }  // namespace detail

@@ -10,8 +10,8 @@
 namespace skiptrain {
 
 void check_quant_bits(int64_t bits, const char* what) {
-  TORCH_CHECK(bits >= kMinQuantBits && bits <= kMaxQuantBits, what, " must be between ", kMinQuantBits, " and ",
-              kMaxQuantBits, " (32 means float: no quantizer), got ", bits);
+  TORCH_CHECK_VALUE(bits >= kMinQuantBits && bits <= kMaxQuantBits, what, " must be between ", kMinQuantBits, " and ",
+                    kMaxQuantBits, " (32 means float: no quantizer), got ", bits);
 }
 
 at::Tensor quantize(const at::Tensor& x, int64_t bits, bool stochastic) {
@@ -32,7 +32,7 @@ namespace detail {
 
 void check_quantize_args(const at::Tensor& x, int64_t bits) {
   check_quant_bits(bits, "quantize: bits");
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "quantize: x must be floating point, got ", x.scalar_type());
+  TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()), "quantize: x must be floating point, got ", x.scalar_type());
 }
 
 }  // namespace detail

@@ -13,8 +13,16 @@ namespace skiptrain {
 // ceil(keep * c_out), at least 1 (a tolerance of 1e-9 keeps 0.3 * 10 at 3, not 4).
 int64_t kept_channels(int64_t c_out, double keep);
 
-// Throws (naming `keep`) unless 0 < keep <= 1; throws (naming gamma1/gamma2) unless both are >= 0.
-void check_emp_settings(double keep, double gamma1, double gamma2);
+// Names of the three EMP settings in messages: the op's arguments, or the trainer's flags.
+struct EmpSettingNames {
+  const char* keep = "keep";
+  const char* gamma1 = "gamma1";
+  const char* gamma2 = "gamma2";
+};
+
+// Throws c10::ValueError naming the setting unless 0 < keep <= 1 and gamma1, gamma2 are finite and
+// >= 0 (both 0 is allowed: every score ties and the lowest-index channels are kept, a static subset).
+void check_emp_settings(double keep, double gamma1, double gamma2, const EmpSettingNames& names = {});
 
 // Indices (int64, ascending) of the kept_channels(C_out, keep) output channels with the highest
 // score  s_j = gamma1 * ||W_j||_1 / mean_i ||W_i||_1 + gamma2 * ||delta_j||_1 / mean_i ||delta_i||_1,

@@ -18,7 +18,6 @@
 
 namespace skiptrain::train {
 namespace {
-constexpr const char* kFormat = "skiptrain-checkpoint";
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -99,7 +98,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   // CPU tensors, so that a run trained on a GPU resumes (and is read by Python) on any machine.
   for (const auto& [name, tensor] : checkpoint.tensors) tensors.insert(name, tensor.to(torch::kCPU).contiguous());
   c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
-  root.insert("format", std::string(kFormat));
+  root.insert("format", std::string(kCheckpointFormat));
   root.insert("version", kCheckpointVersion);
   root.insert("model", checkpoint.model);
   root.insert("dataset", checkpoint.dataset);
@@ -139,7 +138,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   if (!value.isGenericDict()) throw InputError(path + ": not a skiptrain checkpoint (expected a dict at the top)");
   const auto dict = value.toGenericDict();
-  if (get_string(dict, "format", path) != kFormat)
+  if (get_string(dict, "format", path) != kCheckpointFormat)
     throw InputError(path + ": not a skiptrain checkpoint (format '" + get_string(dict, "format", path) + "')");
   const int64_t version = get_int(dict, "version", path);
   if (version != kCheckpointVersion)

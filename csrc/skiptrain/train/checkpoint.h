@@ -11,6 +11,8 @@
 
 namespace skiptrain::train {
 
+// The "format" entry that marks a skiptrain checkpoint.
+constexpr const char* kCheckpointFormat = "skiptrain-checkpoint";
 // Bumped when the layout changes; older or newer files are refused.
 constexpr int64_t kCheckpointVersion = 1;
 

@@ -4,9 +4,12 @@
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
-#include "skiptrain/ops/quantize.h"
+#include "skiptrain/nn/quant_settings.h"
+#include "skiptrain/ops/select_channels.h"
 #include "skiptrain/train/device.h"
-#include "skiptrain/train/methods.h"
+#include "skiptrain/train/methods/methods.h"
+
+#include <c10/util/Exception.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +32,17 @@ void require(bool ok, const std::string& message) {
 
 bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+// Runs a layer setting's own check (the rule the ops and the Python modules use too), turning its
+// c10::ValueError, which names the flag, into the InputError the CLI reports.
+template <typename Check>
+void require_layer_rule(const Check& check) {
+  try {
+    check();
+  } catch (const c10::Error& e) {
+    throw InputError(e.msg());
+  }
 }
 
 // An output file the run writes later (checkpoint, metrics) must be writable now: its folder exists
@@ -60,10 +74,7 @@ void TrainConfig::validate() const {
   require(lr > 0, "--lr: must be positive, got " + std::to_string(lr));
   require(momentum >= 0 && momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(momentum));
   require(weight_decay >= 0, "--weight-decay: must be >= 0, got " + std::to_string(weight_decay));
-  require(lr_gamma > 0, "--lr-gamma: must be positive, got " + std::to_string(lr_gamma));
-  for (size_t i = 0; i < lr_milestones.size(); ++i)
-    require(lr_milestones[i] > 0 && (i == 0 || lr_milestones[i] > lr_milestones[i - 1]),
-            "--lr-milestones: must be positive and increasing");
+  lr_schedule().validate("--lr-milestones", "--lr-gamma");
   require(one_of(augment, {"auto", "on", "off"}), "--augment: must be auto, on or off, got '" + augment + "'");
   require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
   resolve_device(device);  // throws naming --device
@@ -71,11 +82,10 @@ void TrainConfig::validate() const {
   require(!resume || !checkpoint_path.empty(), "--resume: needs --checkpoint FILE");
   require_writable_output("--checkpoint", checkpoint_path);
   require_writable_output("--metrics", metrics_path);
-  if (uses_emp(method)) {
-    require(emp.keep > 0 && emp.keep <= 1, "--emp-keep: must be in (0, 1], got " + std::to_string(emp.keep));
-    require(emp.gamma1 >= 0 && emp.gamma2 >= 0 && emp.gamma1 + emp.gamma2 > 0,
-            "--emp-gamma1/--emp-gamma2: must be >= 0 and not both 0");
-  }
+  if (uses_emp(method))
+    require_layer_rule([&] {
+      check_emp_settings(emp.keep, emp.gamma1, emp.gamma2, {"--emp-keep", "--emp-gamma1", "--emp-gamma2"});
+    });
   if (uses_eif(method)) {
     eif.validate();
     require(one_of(eif_batching, {"shrink", "accumulate"}),
@@ -83,13 +93,7 @@ void TrainConfig::validate() const {
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
   }
-  const auto width_ok = [](int64_t bits) { return bits >= kMinQuantBits && bits <= kMaxQuantBits; };
-  const std::string widths = "between " + std::to_string(kMinQuantBits) + " and " + std::to_string(kMaxQuantBits);
-  require(!quant.quantizes_operands() || width_ok(quant.bits),
-          "--quant-bits: must be " + widths + ", or 32 for float, got " + std::to_string(quant.bits));
-  require(!quant.quantizes_errors() || width_ok(quant.grad_bits),
-          "--quant-grad-bits: must be " + widths + ", or 0 for float error maps, got " +
-              std::to_string(quant.grad_bits));
+  require_layer_rule([&] { nn::check_quant_settings(quant, "--quant-bits", "--quant-grad-bits"); });
   peers.validate(method);
   require(one_of(progress, {"auto", "bar", "log", "none"}), "--progress: must be auto, bar, log or none");
 }

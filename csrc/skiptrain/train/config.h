@@ -1,11 +1,13 @@
 // Everything a training run is told, one commented field per trainer flag, with
-// its default. The CLI fills it from flags; Python and tests fill it directly.
+// its default. The CLI fills it from flags (trainer/flags.cpp), tests fill it directly,
+// and a checkpoint stores it as JSON (config_json.cpp, read back by `skiptrain eval`).
 #pragma once
 
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/conv2d.h"
 #include "skiptrain/nn/quant_settings.h"
-#include "skiptrain/train/peer_options.h"
+#include "skiptrain/optim/step_schedule.h"
+#include "skiptrain/train/methods/peer_options.h"
 
 #include <cstdint>
 #include <string>
@@ -34,9 +36,10 @@ struct TrainConfig {
   double momentum = 0.9;
   // --weight-decay: L2 penalty added to the gradients.
   double weight_decay = 0.0;
-  // --lr-milestones: iterations at which the learning rate is multiplied by lr_gamma.
+  // --lr-milestones: iterations at which the learning rate is multiplied by lr_gamma; >= 0, strictly
+  // increasing.
   std::vector<int64_t> lr_milestones;
-  // --lr-gamma: the factor applied at each milestone.
+  // --lr-gamma: the factor applied at each milestone; > 0.
   double lr_gamma = 0.1;
   // --augment: CIFAR-style augmentation (pad-4 crop, flip): "auto" (CIFAR only), "on", "off".
   std::string augment = "auto";
@@ -72,13 +75,16 @@ struct TrainConfig {
   // --quant-bits / --quant-grad-bits: quantized training of every conv and linear layer, the
   // filter's included (32 / 0 = float; see nn/quant_settings.h). Composes with every method.
   nn::QuantSettings quant;
-  // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window: the peer methods; see peer_options.h.
+  // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window: the peer methods; see methods/peer_options.h.
   PeerOptions peers;
   // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
   std::string progress = "auto";
 
   // Throws InputError naming the first invalid flag.
   void validate() const;
+
+  // The main model's learning-rate schedule: lr, lr_milestones, lr_gamma.
+  optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_gamma}; }
 };
 
 }  // namespace skiptrain::train

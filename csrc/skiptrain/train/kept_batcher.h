@@ -11,7 +11,7 @@
 #pragma once
 
 #include "skiptrain/data/stream.h"
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 #include <torch/types.h>
 

@@ -7,19 +7,19 @@
 #include "skiptrain/data/stream.h"
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
-#include "skiptrain/train/checkpoint.h"
+#include "skiptrain/optim/sgd.h"
+#include "skiptrain/optim/step_schedule.h"
 #include "skiptrain/train/device.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/kept_batcher.h"
-#include "skiptrain/train/methods.h"
 #include "skiptrain/train/memory_format.h"
+#include "skiptrain/train/methods/methods.h"
 #include "skiptrain/train/metrics_log.h"
 #include "skiptrain/train/progress.h"
 #include "skiptrain/train/pruning_costs.h"
 #include "skiptrain/train/resources.h"
-#include "skiptrain/train/sgd.h"
+#include "skiptrain/train/run_checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -32,14 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Counters that advance with the stream; saved in checkpoints as one int64 tensor.
-struct Counters {
-  int64_t iteration = 0;          // incoming batches processed
-  int64_t instances_seen = 0;     // incoming instances
-  int64_t instances_trained = 0;  // instances that reached the main model's backward
-  int64_t loss_only = 0;          // instances that got a loss-only forward
-};
-
 class Run {
  public:
   Run(const TrainConfig& config, const std::atomic<bool>* stop) : config_(config), stop_(stop) {}
@@ -47,7 +39,7 @@ class Run {
   nlohmann::json execute() {
     const auto start = Clock::now();
     setup();
-    if (config_.resume) resume();
+    if (config_.resume) resume_run_checkpoint(config_, run_state());
     MetricsLog metrics(config_.metrics_path, config_.resume ? counters_.iteration : -1);
     Progress progress(config_.progress, total_iterations_, counters_.iteration);
     bool interrupted = false;
@@ -64,23 +56,15 @@ class Run {
       batch.labels = batch.labels.to(device_);
       if (channels_last_) batch.images = channels_last(batch.images);
       const double loss = step(batch);
-      train_s_ += seconds_since(step_start);
-      if (!std::isnan(loss)) {
-        running_loss_ += loss;
-        ++running_count_;
-      }
-      progress.update(counters_.iteration, counters_.instances_seen, running_count_ ? running_loss_ / running_count_ : 0);
+      scores_.train_s += seconds_since(step_start);
+      running_loss_.add(loss);
+      progress.update(counters_.iteration, counters_.instances_seen, running_loss_.mean(0));
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
-        const double flushed = flush_gathered();
-        if (!std::isnan(flushed)) {
-          running_loss_ += flushed;
-          ++running_count_;
-        }
-        auto record = evaluate_now(running_count_ ? running_loss_ / running_count_ : NAN);
-        running_loss_ = 0;
-        running_count_ = 0;
+        running_loss_.add(flush_gathered());
+        auto record = evaluate_now(running_loss_.mean(NAN));
+        running_loss_ = {};
         // The record first: a kill between the two then resumes from the previous checkpoint and
         // writes the record again, where the other order would lose it.
         metrics.write(record);
@@ -121,8 +105,9 @@ class Run {
     // work has that kernel; on a GPU the pruned backward is cuDNN on the kept slice, in either layout.
     channels_last_ = device_.is_cuda() || !pruning_.any || pruning_.channels_last_share >= 0.5;
     if (channels_last_) use_channels_last(*model_);
-    optimizer_ = std::make_unique<Sgd>(model_->parameters(),
-                                       SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
+    optimizer_ = std::make_unique<optim::Sgd>(model_->parameters(),
+                                              optim::SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
+    lr_schedule_ = config_.lr_schedule();
     selector_ = make_selector(config_, spec_);
     if (uses_eif(config_.method) && config_.eif_batching == "accumulate")
       batcher_ = std::make_unique<KeptBatcher>(config_.batch_size);
@@ -142,7 +127,7 @@ class Run {
   // One incoming batch: plan, loss-only forwards, selection by loss (if asked), the main model's step,
   // feedback. Returns the mean loss of the step it ran; NaN if none ran (nothing kept, or still gathering).
   double step(const data::Batch& batch) {
-    optimizer_->set_lr(learning_rate());
+    optimizer_->set_lr(lr_schedule_.at(counters_.iteration));
     Plan plan = selector_->plan(batch, ledger_);
     ledger_.add_dense(table_, batch.size());
 
@@ -267,14 +252,6 @@ class Run {
         logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   }
 
-  // Step-wise schedule: lr * gamma^(milestones passed).
-  double learning_rate() const {
-    double lr = config_.lr;
-    for (int64_t m : config_.lr_milestones)
-      if (counters_.iteration >= m) lr *= config_.lr_gamma;
-    return lr;
-  }
-
   nlohmann::json evaluate_now(double train_loss) {
     const auto eval_start = Clock::now();
     const Evaluation e = evaluate(*model_, data_.test, data_.info);
@@ -282,18 +259,18 @@ class Run {
     // The last step's loss was finite but its update can still have left non-finite weights.
     if (!std::isfinite(e.loss))
       diverged("test loss is " + std::to_string(e.loss) + " after iteration " + std::to_string(counters_.iteration));
-    best_acc_ = std::max(best_acc_, e.accuracy);
-    last_acc_ = e.accuracy;
-    last_loss_ = e.loss;
+    scores_.best_acc = std::max(scores_.best_acc, e.accuracy);
+    scores_.last_acc = e.accuracy;
+    scores_.last_loss = e.loss;
     nlohmann::json r;
     r["iteration"] = counters_.iteration;
     r["epoch"] = epochs_done();
-    r["lr"] = learning_rate();
+    r["lr"] = lr_schedule_.at(counters_.iteration);
     r["train_loss"] = std::isnan(train_loss) ? nlohmann::json() : nlohmann::json(train_loss);
     r["test_acc"] = e.accuracy;
     r["test_loss"] = e.loss;
     add_cost_figures(r);
-    r["train_s"] = train_s_;
+    r["train_s"] = scores_.train_s;
     if (pruning_.any) r["emp_kept_channels"] = pruning_.kept_channels;
     selector_->add_metrics(r);
     return r;
@@ -320,61 +297,13 @@ class Run {
     return static_cast<double>(counters_.instances_seen) / std::max<int64_t>(1, data_.train.size());
   }
 
-  // --- checkpoints -------------------------------------------------------------------
+  // --- checkpoints (the layout: run_checkpoint.h) -------------------------------------
   void save_checkpoint_if_asked() {
-    if (config_.checkpoint_path.empty()) return;
-    Checkpoint c;
-    c.model = config_.model;
-    c.dataset = config_.dataset;
-    c.method = config_.method;
-    c.spec = spec_;
-    c.iteration = counters_.iteration;
-    c.config_json = config_to_json(config_).dump();
-    merge_state(c.tensors, "model", module_state(*model_));
-    merge_state(c.tensors, "optimizer", optimizer_->state());
-    merge_state(c.tensors, "selector", selector_->state());
-    c.tensors["ledger"] = torch::tensor(ledger_.state(), torch::kFloat64);
-    c.tensors["counters"] = torch::tensor({counters_.iteration, counters_.instances_seen,
-                                           counters_.instances_trained, counters_.loss_only, stream_->epoch(),
-                                           stream_->position()},
-                                          torch::kLong);
-    c.tensors["scores"] = torch::tensor({best_acc_, last_acc_, last_loss_, train_s_}, torch::kFloat64);
-    // The training loss since the last evaluation, so that an interrupted run's next record is exact.
-    c.tensors["running_loss"] = torch::tensor({running_loss_, static_cast<double>(running_count_)}, torch::kFloat64);
-    c.tensors["rng"] = at::detail::getDefaultCPUGenerator().get_state();
-    save_checkpoint(config_.checkpoint_path, c);
+    if (!config_.checkpoint_path.empty()) save_run_checkpoint(config_, spec_, run_state());
   }
 
-  void resume() {
-    const std::string& path = config_.checkpoint_path;
-    const Checkpoint c = load_checkpoint(path);
-    if (c.model != config_.model || c.dataset != config_.dataset || c.method != config_.method)
-      throw InputError(path + ": checkpoint of --model " + c.model + " --dataset " + c.dataset + " --method " +
-                       c.method + ", but this run asks for --model " + config_.model + " --dataset " +
-                       config_.dataset + " --method " + config_.method);
-    load_module_state(*model_, sub_state(c.tensors, "model"), path);
-    optimizer_->load_state(sub_state(c.tensors, "optimizer"), path);
-    selector_->load_state(sub_state(c.tensors, "selector"), path);
-    const auto ledger = require_entry(c.tensors, "ledger", path).contiguous();
-    ledger_.load_state(std::vector<double>(ledger.data_ptr<double>(), ledger.data_ptr<double>() + ledger.numel()));
-    const auto counters = require_entry(c.tensors, "counters", path);
-    const auto scores = require_entry(c.tensors, "scores", path);
-    if (counters.numel() != 6 || scores.numel() != 4) throw InputError(path + ": corrupt run counters");
-    counters_ = {counters[0].item<int64_t>(), counters[1].item<int64_t>(), counters[2].item<int64_t>(),
-                 counters[3].item<int64_t>()};
-    stream_->seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());
-    best_acc_ = scores[0].item<double>();
-    last_acc_ = scores[1].item<double>();
-    last_loss_ = scores[2].item<double>();
-    train_s_ = scores[3].item<double>();
-    // Absent from checkpoints written before it was added (same format version): start from zero.
-    if (const auto running = c.tensors.find("running_loss"); running != c.tensors.end()) {
-      if (running->second.numel() != 2) throw InputError(path + ": corrupt running loss");
-      running_loss_ = running->second[0].item<double>();
-      running_count_ = running->second[1].item<int64_t>();
-    }
-    at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the default's state
-    generator.set_state(require_entry(c.tensors, "rng", path));
+  RunState run_state() {
+    return {*model_, *optimizer_, *selector_, ledger_, *stream_, counters_, scores_, running_loss_};
   }
 
   // --- the final JSON object -----------------------------------------------------------
@@ -389,9 +318,9 @@ class Run {
     s["threads"] = threads_;
     s["device"] = device_.str();
     s["seed"] = config_.seed;
-    s["test_acc"] = last_acc_;
-    s["best_test_acc"] = best_acc_;
-    s["test_loss"] = last_loss_;
+    s["test_acc"] = scores_.last_acc;
+    s["best_test_acc"] = scores_.best_acc;
+    s["test_loss"] = scores_.last_loss;
     add_cost_figures(s);
     s["instances_loss_only"] = counters_.loss_only;
     s["spent_bitops"] = ledger_.spent_bitops();
@@ -403,10 +332,10 @@ class Run {
     s["spent_by_phase"] = phases;
     s["model_forward_macs"] = table_.forward_macs();
     s["wall_s"] = wall_s;
-    s["train_s"] = train_s_;
+    s["train_s"] = scores_.train_s;
     s["data_s"] = data_s_;
     s["eval_s"] = eval_s_;
-    s["images_per_s"] = train_s_ > 0 ? counters_.instances_seen / train_s_ : 0.0;
+    s["images_per_s"] = scores_.train_s > 0 ? counters_.instances_seen / scores_.train_s : 0.0;
     s["peak_rss_mb"] = peak_rss_mb();
     s["interrupted"] = interrupted;
     return s;
@@ -423,17 +352,17 @@ class Run {
   cost::Ledger ledger_;
   PruningCosts pruning_;
   bool channels_last_ = false;
-  std::unique_ptr<Sgd> optimizer_;
+  std::unique_ptr<optim::Sgd> optimizer_;
+  optim::StepSchedule lr_schedule_;
   std::unique_ptr<Selector> selector_;
   std::unique_ptr<KeptBatcher> batcher_;  // accumulate batching only
   std::unique_ptr<data::Stream> stream_;
   int64_t total_iterations_ = 0;
   int64_t eval_every_ = 0;
   Counters counters_;
-  double best_acc_ = 0, last_acc_ = 0, last_loss_ = 0;
-  double train_s_ = 0, data_s_ = 0, eval_s_ = 0;
-  double running_loss_ = 0;  // sum of the step losses since the last evaluation
-  int64_t running_count_ = 0;
+  Scores scores_;
+  RunningLoss running_loss_;
+  double data_s_ = 0, eval_s_ = 0;
 };
 
 }  // namespace

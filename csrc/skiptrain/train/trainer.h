@@ -1,6 +1,7 @@
-// The one training loop behind both front doors (the CLI and Python): stream ->
-// selector -> main model step -> ledger -> metrics -> checkpoint. Reads as the
-// story of a run; each method plugs in as a Selector plus layer settings.
+// What the CLI (trainer/) runs: the training loop (trainer.cpp: stream -> selector
+// -> main model step -> ledger -> metrics -> checkpoint), the evaluation of a saved
+// model (eval_command.cpp), and TrainConfig as JSON (config_json.cpp), as stored in
+// checkpoints. The CLI is its one caller: Python users write their own loop around the pieces.
 #pragma once
 
 #include "skiptrain/train/config.h"

@@ -117,8 +117,8 @@ int64_t grain(int64_t unit) { return std::max<int64_t>(1, kGrainElements / std::
 
 std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cpu(const at::Tensor& x) {
   detail::check_max_pool2x2_input(x);
-  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
-              "max_pool2x2: x must be float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
+                   "max_pool2x2: x must be float32 or float64, got ", x.scalar_type());
   const auto format = x.suggest_memory_format();
   const auto input = x.contiguous(format);
   const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
@@ -153,8 +153,8 @@ std::tuple<at::Tensor, at::Tensor> max_pool2x2_with_codes_cpu(const at::Tensor& 
 at::Tensor max_pool2x2_backward_cpu(const at::Tensor& grad_output, const at::Tensor& codes, int64_t height,
                                     int64_t width) {
   detail::check_max_pool2x2_backward_args(grad_output, codes, height, width);
-  TORCH_CHECK(grad_output.scalar_type() == at::kFloat || grad_output.scalar_type() == at::kDouble,
-              "_max_pool2x2_backward: grad_output must be float32 or float64, got ", grad_output.scalar_type());
+  TORCH_CHECK_TYPE(grad_output.scalar_type() == at::kFloat || grad_output.scalar_type() == at::kDouble,
+                   "_max_pool2x2_backward: grad_output must be float32 or float64, got ", grad_output.scalar_type());
   // Where both layouts fit (C = 1, or 1x1 outputs) they order the elements alike.
   const auto format = codes.is_contiguous() ? at::MemoryFormat::Contiguous : at::MemoryFormat::ChannelsLast;
   const auto grad = grad_output.contiguous(format);

@@ -3,6 +3,8 @@
 // then a partial sort of C_out scores.
 #include "skiptrain/ops/select_channels.h"
 
+#include "skiptrain/ops/cpu/thread_partials.h"
+
 #include <ATen/Parallel.h>
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -35,13 +37,12 @@ template <typename T>
 std::vector<double> error_norms(const at::Tensor& go, bool channels_last) {
   const int64_t N = go.size(0), C = go.size(1), HW = go.size(2) * go.size(3);
   const T* p = go.data_ptr<T>();
-  const int threads = at::get_num_threads();
-  std::vector<std::vector<double>> partial(threads, std::vector<double>(C, 0.0));
+  cpu::ThreadPartials<double> partial(C);
   // At least ~2^18 elements (1 MiB of float) per task: waking a second (passively waiting) OpenMP
   // thread costs tens of microseconds, more than the whole pass over a small error map (LeNet).
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, C * HW));
   at::parallel_for(0, N, grain, [&](int64_t begin, int64_t end) {
-    auto& mine = partial[at::get_thread_num()];
+    double* mine = partial.mine();
     if (!channels_last) {
       for (int64_t n = begin; n < end; ++n)
         for (int64_t c = 0; c < C; ++c) mine[c] += abs_sum(p + (n * C + c) * HW, HW);
@@ -58,10 +59,7 @@ std::vector<double> error_norms(const at::Tensor& go, bool channels_last) {
       for (int64_t c = 0; c < C; ++c) mine[c] += lanes[c];
     }
   });
-  std::vector<double> total(C, 0.0);
-  for (const auto& part : partial)
-    for (int64_t c = 0; c < C; ++c) total[c] += part[c];
-  return total;
+  return partial.sum();
 }
 
 template <typename T>

@@ -22,14 +22,20 @@ class ThreadPartials {
     return part.data();
   }
 
-  // The sum over threads as a tensor of `shape` (size values) converted to `dtype`.
-  at::Tensor total(at::IntArrayRef shape, at::ScalarType dtype) const {
-    auto sum = at::zeros(shape, at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
-    T* out = sum.template data_ptr<T>();
+  // The sum over threads, `size` values.
+  std::vector<T> sum() const {
+    std::vector<T> out(size_, T(0));
     for (const auto& part : parts_)
       if (!part.empty())
         for (int64_t i = 0; i < size_; ++i) out[i] += part[i];
-    return sum.to(dtype);
+    return out;
+  }
+
+  // The sum over threads as a tensor of `shape` (size values) converted to `dtype`.
+  at::Tensor total(at::IntArrayRef shape, at::ScalarType dtype) const {
+    auto values = sum();
+    auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+    return at::from_blob(values.data(), shape, options).to(dtype, /*non_blocking=*/false, /*copy=*/true);
   }
 
  private:

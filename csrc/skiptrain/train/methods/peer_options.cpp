@@ -1,6 +1,6 @@
 // Validation of the peer methods' options: only the picked method's flags are checked,
 // and each message names the flag, the allowed range and the value found.
-#include "skiptrain/train/peer_options.h"
+#include "skiptrain/train/methods/peer_options.h"
 
 #include "skiptrain/errors.h"
 

@@ -1,5 +1,5 @@
 // SMD: one uniform draw per incoming batch decides whether it trains.
-#include "skiptrain/train/smd_selector.h"
+#include "skiptrain/train/methods/smd_selector.h"
 
 #include <torch/torch.h>
 

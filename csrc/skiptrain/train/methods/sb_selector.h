@@ -5,7 +5,7 @@
 // forward of every instance (LossOnlyForward) and m * W comparisons, one MAC each (Selection).
 #pragma once
 
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 namespace skiptrain::train {
 

@@ -1,8 +1,8 @@
 // SMD's coin: each batch trains whole or is dropped whole, at the asked rate, and the
 // decisions are a function of LibTorch's global generator (so checkpoints resume them).
-#include "skiptrain/train/smd_selector.h"
+#include "skiptrain/train/methods/smd_selector.h"
 
-#include "selector_fixtures.h"
+#include "train/methods/selector_fixtures.h"
 
 #include <gtest/gtest.h>
 

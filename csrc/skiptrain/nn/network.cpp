@@ -1,9 +1,10 @@
-// The model zoo: make_model() and model_names() over the architectures of lenet.h,
-// resnet_cifar.h and vgg.h. Names are the --model values of the trainer and of
+// The zoo's factory of network.h: make_model() and model_names() over the architectures
+// of lenet.h, resnet_cifar.h and vgg.h. Names are the --model values of the trainer and of
 // skiptrain.models.make_model in Python.
+#include "skiptrain/nn/network.h"
+
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/lenet.h"
-#include "skiptrain/nn/network.h"
 #include "skiptrain/nn/resnet_cifar.h"
 #include "skiptrain/nn/vgg.h"
 

@@ -1,5 +1,5 @@
 // The trivial Selector of dense SGD, and the first stage shared by loss-based selectors.
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 #include <torch/torch.h>
 

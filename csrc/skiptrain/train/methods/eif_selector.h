@@ -7,7 +7,7 @@
 #include "skiptrain/cost/table.h"
 #include "skiptrain/filter/early_instance_filter.h"
 #include "skiptrain/train/config.h"
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 #include <deque>
 

@@ -1,8 +1,8 @@
 // SMB's schedule: the first batch trains, then one every 1/F, exactly ceil(n * F) of n;
 // skipped batches plan nothing; the batch count resumes from the selector's state.
-#include "skiptrain/train/smb_selector.h"
+#include "skiptrain/train/methods/smb_selector.h"
 
-#include "selector_fixtures.h"
+#include "train/methods/selector_fixtures.h"
 #include "skiptrain/errors.h"
 
 #include <gtest/gtest.h>

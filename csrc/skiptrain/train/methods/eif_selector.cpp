@@ -1,5 +1,5 @@
 // The Early Instance Filter Selector.
-#include "skiptrain/train/eif_selector.h"
+#include "skiptrain/train/methods/eif_selector.h"
 
 #include "skiptrain/train/device.h"
 
@@ -58,8 +58,6 @@ void EifSelector::add_metrics(nlohmann::json& record) const {
 
 TensorState EifSelector::state() const { return filter_->state(); }
 
-void EifSelector::load_state(const TensorState& state, const std::string& what) {
-  filter_->load_state(state, what);
-}
+void EifSelector::load_state(const TensorState& state, const std::string& what) { filter_->load_state(state, what); }
 
 }  // namespace skiptrain::train

@@ -1,9 +1,9 @@
 // Selective-Backprop against a slow reference of its rule (percentile in the window of the
 // last W losses, to the power beta, one uniform draw per instance), the share it selects,
 // the window it keeps, its ledger charge and its resume from state.
-#include "skiptrain/train/sb_selector.h"
+#include "skiptrain/train/methods/sb_selector.h"
 
-#include "selector_fixtures.h"
+#include "train/methods/selector_fixtures.h"
 #include "skiptrain/errors.h"
 
 #include <gtest/gtest.h>

@@ -1,11 +1,11 @@
 // SGD with momentum and weight decay, matching torch.optim.SGD.
-#include "skiptrain/train/sgd.h"
+#include "skiptrain/optim/sgd.h"
 
 #include "skiptrain/errors.h"
 
 #include <torch/torch.h>
 
-namespace skiptrain::train {
+namespace skiptrain::optim {
 
 Sgd::Sgd(std::vector<torch::Tensor> parameters, SgdOptions options)
     : parameters_(std::move(parameters)), momentum_(parameters_.size()), options_(options) {}
@@ -55,4 +55,4 @@ void Sgd::load_state(const TensorState& state, const std::string& what) {
   }
 }
 
-}  // namespace skiptrain::train
+}  // namespace skiptrain::optim

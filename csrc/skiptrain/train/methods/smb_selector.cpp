@@ -1,5 +1,5 @@
 // SMB: evenly spaced training batches at a fraction of the stream.
-#include "skiptrain/train/smb_selector.h"
+#include "skiptrain/train/methods/smb_selector.h"
 
 #include "skiptrain/ceil_share.h"
 

@@ -1,5 +1,5 @@
 // Our SGD against LibTorch's torch::optim::SGD (the reference update rule), and its state round trip.
-#include "skiptrain/train/sgd.h"
+#include "skiptrain/optim/sgd.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,7 +10,7 @@ TEST(Sgd, MatchesTorchOptimSgdOverSteps) {
   torch::manual_seed(0);
   auto a = torch::randn({5, 3}).requires_grad_();
   auto b = a.detach().clone().requires_grad_();
-  skiptrain::train::Sgd ours({a}, {0.1, 0.9, 1e-3});
+  skiptrain::optim::Sgd ours({a}, {0.1, 0.9, 1e-3});
   torch::optim::SGD reference({b}, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-3));
   for (int step = 0; step < 5; ++step) {
     auto target = torch::randn({5, 3});
@@ -26,7 +26,7 @@ TEST(Sgd, MatchesTorchOptimSgdOverSteps) {
 
 TEST(Sgd, SkipsParametersWithoutGradient) {
   auto p = torch::ones({2}).requires_grad_();
-  skiptrain::train::Sgd sgd({p}, {0.5, 0.0, 0.0});
+  skiptrain::optim::Sgd sgd({p}, {0.5, 0.0, 0.0});
   sgd.step();
   EXPECT_TRUE(torch::equal(p, torch::ones({2})));
 }
@@ -35,13 +35,13 @@ TEST(Sgd, StateRoundTripContinuesIdentically) {
   auto run = [](bool reload) {
     torch::manual_seed(1);
     auto p = torch::randn({4}).requires_grad_();
-    auto sgd = std::make_unique<skiptrain::train::Sgd>(std::vector<torch::Tensor>{p},
-                                                        skiptrain::train::SgdOptions{0.05, 0.9, 0.0});
+    auto sgd = std::make_unique<skiptrain::optim::Sgd>(std::vector<torch::Tensor>{p},
+                                                       skiptrain::optim::SgdOptions{0.05, 0.9, 0.0});
     for (int i = 0; i < 6; ++i) {
       if (reload && i == 3) {
         auto state = sgd->state();
-        sgd = std::make_unique<skiptrain::train::Sgd>(std::vector<torch::Tensor>{p},
-                                                       skiptrain::train::SgdOptions{1.0, 0.9, 0.0});
+        sgd = std::make_unique<skiptrain::optim::Sgd>(std::vector<torch::Tensor>{p},
+                                                      skiptrain::optim::SgdOptions{1.0, 0.9, 0.0});
         sgd->load_state(state, "test");
       }
       sgd->zero_grad();

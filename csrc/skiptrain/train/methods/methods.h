@@ -4,7 +4,7 @@
 
 #include "skiptrain/nn/network.h"
 #include "skiptrain/train/config.h"
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 #include <memory>
 #include <string>

@@ -4,7 +4,7 @@
 // and the top-k as m * ceil(log2 m) comparisons, each counted as one MAC (Selection).
 #pragma once
 
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 namespace skiptrain::train {
 

@@ -1,13 +1,13 @@
 // The --method registry.
-#include "skiptrain/train/methods.h"
+#include "skiptrain/train/methods/methods.h"
 
 #include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/quant_settings.h"
-#include "skiptrain/train/eif_selector.h"
-#include "skiptrain/train/ohem_selector.h"
-#include "skiptrain/train/sb_selector.h"
-#include "skiptrain/train/smb_selector.h"
-#include "skiptrain/train/smd_selector.h"
+#include "skiptrain/train/methods/eif_selector.h"
+#include "skiptrain/train/methods/ohem_selector.h"
+#include "skiptrain/train/methods/sb_selector.h"
+#include "skiptrain/train/methods/smb_selector.h"
+#include "skiptrain/train/methods/smd_selector.h"
 
 namespace skiptrain::train {
 

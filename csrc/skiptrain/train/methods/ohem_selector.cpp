@@ -1,5 +1,5 @@
 // OHEM: top-k of this batch's losses.
-#include "skiptrain/train/ohem_selector.h"
+#include "skiptrain/train/methods/ohem_selector.h"
 
 #include "skiptrain/ceil_share.h"
 

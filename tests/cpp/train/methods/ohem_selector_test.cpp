@@ -1,8 +1,8 @@
 // OHEM: the plan asks for every instance's loss first, then the ceil(ratio * m) highest
 // losses train (at least one), in index order; the top-k is charged as m*ceil(log2 m).
-#include "skiptrain/train/ohem_selector.h"
+#include "skiptrain/train/methods/ohem_selector.h"
 
-#include "selector_fixtures.h"
+#include "train/methods/selector_fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -25,9 +25,9 @@ std::vector<int64_t> pick(double ratio, const std::vector<float>& losses, skiptr
 TEST(OhemSelector, TrainsTheHighestLossesInIndexOrder) {
   const std::vector<float> losses{0.1f, 5.0f, 0.3f, 2.0f, 0.2f, 4.0f, 0.5f, 0.05f};
   skiptrain::cost::Ledger ledger;
-  EXPECT_EQ(pick(0.25, losses, ledger), (std::vector<int64_t>{1, 5}));     // k = 2
-  EXPECT_EQ(pick(0.3, losses, ledger), (std::vector<int64_t>{1, 3, 5}));   // k = ceil(2.4) = 3
-  EXPECT_EQ(pick(0.01, losses, ledger), (std::vector<int64_t>{1}));        // at least one
+  EXPECT_EQ(pick(0.25, losses, ledger), (std::vector<int64_t>{1, 5}));    // k = 2
+  EXPECT_EQ(pick(0.3, losses, ledger), (std::vector<int64_t>{1, 3, 5}));  // k = ceil(2.4) = 3
+  EXPECT_EQ(pick(0.01, losses, ledger), (std::vector<int64_t>{1}));       // at least one
   EXPECT_EQ(pick(1.0, losses, ledger).size(), 8u);
 }
 

@@ -4,7 +4,7 @@
 // schedule scaled by F; the dense reference stays the full stream of N batches.
 #pragma once
 
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 namespace skiptrain::train {
 

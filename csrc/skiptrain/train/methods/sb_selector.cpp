@@ -1,5 +1,5 @@
 // Selective-Backprop: loss percentiles in a running window, raised to beta, as probabilities.
-#include "skiptrain/train/sb_selector.h"
+#include "skiptrain/train/methods/sb_selector.h"
 
 #include "skiptrain/errors.h"
 

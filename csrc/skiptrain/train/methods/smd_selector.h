@@ -3,7 +3,7 @@
 // The coin comes from LibTorch's global generator, which checkpoints already save.
 #pragma once
 
-#include "skiptrain/train/selector.h"
+#include "skiptrain/train/methods/selector.h"
 
 namespace skiptrain::train {
 

@@ -1,0 +1,65 @@
+// A run's state into and out of its checkpoint, key by key.
+#include "skiptrain/train/run_checkpoint.h"
+
+#include "skiptrain/errors.h"
+#include "skiptrain/train/checkpoint.h"
+#include "skiptrain/train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+namespace skiptrain::train {
+
+void save_run_checkpoint(const TrainConfig& config, const nn::ModelSpec& spec, const RunState& run) {
+  Checkpoint c;
+  c.model = config.model;
+  c.dataset = config.dataset;
+  c.method = config.method;
+  c.spec = spec;
+  c.iteration = run.counters.iteration;
+  c.config_json = config_to_json(config).dump();
+  merge_state(c.tensors, "model", module_state(run.model));
+  merge_state(c.tensors, "optimizer", run.optimizer.state());
+  merge_state(c.tensors, "selector", run.selector.state());
+  c.tensors["ledger"] = torch::tensor(run.ledger.state(), torch::kFloat64);
+  const Counters& n = run.counters;
+  c.tensors["counters"] = torch::tensor(
+      {n.iteration, n.instances_seen, n.instances_trained, n.loss_only, run.stream.epoch(), run.stream.position()},
+      torch::kLong);
+  const Scores& s = run.scores;
+  c.tensors["scores"] = torch::tensor({s.best_acc, s.last_acc, s.last_loss, s.train_s}, torch::kFloat64);
+  c.tensors["running_loss"] =
+      torch::tensor({run.running_loss.sum, static_cast<double>(run.running_loss.count)}, torch::kFloat64);
+  c.tensors["rng"] = at::detail::getDefaultCPUGenerator().get_state();
+  save_checkpoint(config.checkpoint_path, c);
+}
+
+void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
+  const std::string& path = config.checkpoint_path;
+  const Checkpoint c = load_checkpoint(path);
+  if (c.model != config.model || c.dataset != config.dataset || c.method != config.method)
+    throw InputError(path + ": checkpoint of --model " + c.model + " --dataset " + c.dataset + " --method " + c.method +
+                     ", but this run asks for --model " + config.model + " --dataset " + config.dataset + " --method " +
+                     config.method);
+  load_module_state(run.model, sub_state(c.tensors, "model"), path);
+  run.optimizer.load_state(sub_state(c.tensors, "optimizer"), path);
+  run.selector.load_state(sub_state(c.tensors, "selector"), path);
+  const auto ledger = require_entry(c.tensors, "ledger", path).contiguous();
+  run.ledger.load_state(std::vector<double>(ledger.data_ptr<double>(), ledger.data_ptr<double>() + ledger.numel()));
+  const auto counters = require_entry(c.tensors, "counters", path);
+  const auto scores = require_entry(c.tensors, "scores", path);
+  if (counters.numel() != 6 || scores.numel() != 4) throw InputError(path + ": corrupt run counters");
+  run.counters = {counters[0].item<int64_t>(), counters[1].item<int64_t>(), counters[2].item<int64_t>(),
+                  counters[3].item<int64_t>()};
+  run.stream.seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());
+  run.scores = {scores[0].item<double>(), scores[1].item<double>(), scores[2].item<double>(), scores[3].item<double>()};
+  // Absent from checkpoints written before it was added (same format version): start from zero.
+  if (const auto running = c.tensors.find("running_loss"); running != c.tensors.end()) {
+    if (running->second.numel() != 2) throw InputError(path + ": corrupt running loss");
+    run.running_loss = {running->second[0].item<double>(), running->second[1].item<int64_t>()};
+  }
+  at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the default's state
+  generator.set_state(require_entry(c.tensors, "rng", path));
+}
+
+}  // namespace skiptrain::train
