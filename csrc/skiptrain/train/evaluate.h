@@ -12,9 +12,11 @@ struct Evaluation {
   int64_t instances = 0;
 };
 
-// Runs `model` in eval mode without gradients over all of `dataset` (on the model's device);
-// restores its mode.
+// Runs `model` in eval mode without gradients over all of `dataset` (on the model's device, in
+// its conv weights' memory format); restores its mode. Batches of 128: ResNet-20's forward at
+// 2 threads (2-core AMD EPYC, pip torch 2.11) ran 2150 images/s at 128 and 690-990 at 1000,
+// whose activations (65 MB a layer) spill the caches.
 Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const data::DatasetInfo& info,
-                    int64_t batch_size = 1000);
+                    int64_t batch_size = 128);
 
 }  // namespace skiptrain::train
