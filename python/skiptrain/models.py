@@ -8,6 +8,7 @@ Architectures (see the C++ headers for the reasons):
 - ``lenet-filter``: conv3x3/2(6, padding 1) - pool - conv3x3(16) - pool - fc 32 - classes.
 - ``lenet-filter-slim``: the same at widths 4 / 8 / 16.
 - ``resnet8`` ... ``resnet110``: CIFAR ResNets (He et al.), 6n+2 layers, option-A shortcuts.
+- ``resnet8-slim``: ``resnet8`` at half width (8 / 16 / 32 channels), about a quarter of its MACs.
 - ``vgg16``: VGG-16 (config D) with BatchNorm, bias-free convs, a single Linear(512, classes).
 """
 import torch
@@ -170,14 +171,17 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """CIFAR ResNet of He et al. with 6n+2 layers (n = ``blocks_per_stage``).
 
-    conv1 (3x3, 16) - bn1 - relu - layer1 (16) - layer2 (32, /2) - layer3 (64, /2) - global
-    average pool - fc. Convs: Kaiming-normal (fan_out, ReLU), no bias; BN weight 1, bias 0.
+    conv1 (3x3, w) - bn1 - relu - layer1 (w) - layer2 (2w, /2) - layer3 (4w, /2) - global
+    average pool - fc(4w, classes), w = ``base_width``. Convs: Kaiming-normal (fan_out, ReLU), no
+    bias; BN weight 1, bias 0.
 
     Args:
         blocks_per_stage: n; 1 gives ResNet-8 (the CIFAR filter), 18 gives ResNet-110.
         in_channels: image channels.
         image_size: image side (any; the pool is global).
         num_classes: outputs.
+        base_width: w, the first stage's channels: 16 in the paper, 8 for ``resnet8-slim``.
+        name: the zoo name, for error messages (None: ``resnet<6n+2>``).
 
     Returns (forward):
         logits ``[N, num_classes]``.
@@ -187,19 +191,23 @@ class CifarResNet(nn.Module):
         torch.Size([2, 10])
     """
 
-    def __init__(self, blocks_per_stage, in_channels=3, image_size=32, num_classes=10):
+    def __init__(self, blocks_per_stage, in_channels=3, image_size=32, num_classes=10, base_width=16, name=None):
         super().__init__()
         if _checks.integer("CIFAR ResNet", "blocks_per_stage", blocks_per_stage) < 1:
             raise ValueError(f"CIFAR ResNet: blocks per stage must be >= 1, got {blocks_per_stage}")
         self.blocks_per_stage = blocks_per_stage
-        _check_spec(f"resnet{self.depth}", in_channels, image_size, num_classes)
-        self.in_channels = in_channels
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.layer1 = self._stage(16, 16, 1)
-        self.layer2 = self._stage(16, 32, 2)
-        self.layer3 = self._stage(32, 64, 2)
-        self.fc = nn.Linear(64, num_classes)
+        self.model_name = f"resnet{self.depth}" if name is None else name
+        if _checks.integer(self.model_name, "base_width", base_width) < 1:
+            raise ValueError(f"{self.model_name}: base width must be >= 1, got {base_width}")
+        _check_spec(self.model_name, in_channels, image_size, num_classes)
+        self.in_channels, self.base_width = in_channels, base_width
+        w = base_width
+        self.conv1 = nn.Conv2d(in_channels, w, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.layer1 = self._stage(w, w, 1)
+        self.layer2 = self._stage(w, 2 * w, 2)
+        self.layer3 = self._stage(2 * w, 4 * w, 2)
+        self.fc = nn.Linear(4 * w, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -218,7 +226,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, images):
-        _check_images(f"resnet{self.depth}", images, self.in_channels)
+        _check_images(self.model_name, images, self.in_channels)
         x = F.relu(self.bn1(self.conv1(images)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(x.mean((2, 3)))
@@ -272,6 +280,7 @@ _MODELS = {
     "lenet-filter": LeNetFilter,
     "lenet-filter-slim": lambda c, s, k: LeNetFilter(c, s, k, widths=(4, 8, 16), name="lenet-filter-slim"),
     "resnet8": lambda c, s, k: CifarResNet(1, c, s, k),
+    "resnet8-slim": lambda c, s, k: CifarResNet(1, c, s, k, base_width=8, name="resnet8-slim"),
     "resnet20": lambda c, s, k: CifarResNet(3, c, s, k),
     "resnet32": lambda c, s, k: CifarResNet(5, c, s, k),
     "resnet44": lambda c, s, k: CifarResNet(7, c, s, k),
@@ -299,7 +308,8 @@ def make_model(name, in_channels=1, image_size=28, num_classes=10):
     """Builds a model of the zoo by name, as the C++ ``skiptrain::nn::make_model`` does.
 
     Args:
-        name: one of :func:`model_names` (lenet5, lenet-filter, lenet-filter-slim, resnet8/20/32/44/56/74/110, vgg16).
+        name: one of :func:`model_names` (lenet5, lenet-filter, lenet-filter-slim, resnet8,
+            resnet8-slim, resnet20/32/44/56/74/110, vgg16).
         in_channels: image channels (1 for MNIST, 3 for CIFAR).
         image_size: image side (28 for MNIST, 32 for CIFAR).
         num_classes: outputs (2 for a filter).

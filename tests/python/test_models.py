@@ -16,15 +16,15 @@ from torch import nn
 import skiptrain
 from skiptrain import cost, models
 
-NAMES = ["lenet5", "lenet-filter", "lenet-filter-slim", "resnet8", "resnet20", "resnet32", "resnet44", "resnet56",
-         "resnet74", "resnet110", "vgg16"]
+NAMES = ["lenet5", "lenet-filter", "lenet-filter-slim", "resnet8", "resnet8-slim", "resnet20", "resnet32",
+         "resnet44", "resnet56", "resnet74", "resnet110", "vgg16"]
 
 
 def spec_for(name):
     """(in_channels, image_size, num_classes): MNIST-shaped for the LeNets, CIFAR-shaped otherwise."""
     if name.startswith("lenet"):
         return 1, 28, (2 if name.startswith("lenet-filter") else 10)
-    return 3, 32, (2 if name == "resnet8" else 10)
+    return 3, 32, (2 if name in ("resnet8", "resnet8-slim") else 10)
 
 
 def test_model_names_match_the_cpp_zoo():
@@ -123,6 +123,10 @@ def test_filter_costs_are_small():
     slim = cost.count(models.make_model("lenet-filter-slim", 1, 28, 2), (1, 1, 28, 28)).forward_macs
     assert slim == 7056 + 7200 + 512 + 32
     assert r8 / r110 < 0.10
+    # Half width: convs after conv1 cost a quarter of resnet8's, conv1 (3 input channels) and fc half.
+    r8_slim = cost.count(models.make_model("resnet8-slim", 3, 32, 2), (1, 3, 32, 32)).forward_macs
+    assert r8 == 12238976
+    assert r8_slim == 221184 + 1179648 + 884736 + 884736 + 64 == 3170368
 
 
 def _model_info(trainer, name, c, s, k):

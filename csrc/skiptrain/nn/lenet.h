@@ -1,6 +1,7 @@
 // LeNet-5, the paper's MNIST model, and "lenet-filter", the slim LeNet the paper uses as
-// the MNIST Early Instance Filter (and "lenet-filter-slim", a narrower one). Both are built from skiptrain::nn::Conv2d / Linear so the
-// cost ledger and Error Map Pruning see every layer; ReLU and max pooling are functional.
+// the MNIST Early Instance Filter (and "lenet-filter-slim", a narrower one). Both are built from
+// skiptrain::nn::Conv2d / Linear so the cost ledger and Error Map Pruning see every layer; ReLU
+// and max pooling are functional.
 // Module names (conv1, conv2, fc1, ...) equal those of python/skiptrain/models.py.
 #pragma once
 

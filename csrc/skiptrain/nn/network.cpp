@@ -35,6 +35,8 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
          return std::make_shared<LeNetFilterImpl>(s, LeNetFilterWidths{4, 8, 16}, "lenet-filter-slim");
        }},
       {"resnet8", resnet(1)},
+      {"resnet8-slim",
+       [](const ModelSpec& s) -> Network { return std::make_shared<CifarResNetImpl>(1, s, 8, "resnet8-slim"); }},
       {"resnet20", resnet(3)},
       {"resnet32", resnet(5)},
       {"resnet44", resnet(7)},

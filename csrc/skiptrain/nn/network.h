@@ -25,7 +25,8 @@ class NetworkImpl : public torch::nn::Module {
 };
 using Network = std::shared_ptr<NetworkImpl>;
 
-// Builds a model by name: lenet5, resnet20/32/44/56/74/110, vgg16, lenet-filter, resnet8.
+// Builds a model by name: lenet5, resnet20/32/44/56/74/110, vgg16, and the filters lenet-filter,
+// lenet-filter-slim, resnet8, resnet8-slim (model_names() lists them all).
 // Throws InputError naming the model and listing the valid names.
 Network make_model(const std::string& name, const ModelSpec& spec);
 

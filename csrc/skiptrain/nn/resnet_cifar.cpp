@@ -31,25 +31,29 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   return torch::relu(out + shortcut);
 }
 
-CifarResNetImpl::CifarResNetImpl(int64_t blocks_per_stage_, const ModelSpec& spec)
-    : blocks_per_stage(blocks_per_stage_) {
+CifarResNetImpl::CifarResNetImpl(int64_t blocks_per_stage_, const ModelSpec& spec, int64_t base_width_,
+                                 const std::string& name_)
+    : blocks_per_stage(blocks_per_stage_), base_width(base_width_), model_name(name_) {
   if (blocks_per_stage < 1)
     throw InputError("CIFAR ResNet: blocks per stage must be >= 1, got " + std::to_string(blocks_per_stage));
+  if (model_name.empty()) model_name = "resnet" + std::to_string(depth());
+  if (base_width < 1) throw InputError(model_name + ": base width must be >= 1, got " + std::to_string(base_width));
   if (spec.in_channels < 1 || spec.num_classes < 1 || spec.image_size < 1)
-    throw InputError("resnet" + std::to_string(depth()) + ": in_channels (" + std::to_string(spec.in_channels) +
-                     "), image_size (" + std::to_string(spec.image_size) + ") and num_classes (" +
-                     std::to_string(spec.num_classes) + ") must be positive");
-  conv1 = register_module("conv1", Conv2d(Conv2dOptions(spec.in_channels, 16, 3).with_padding(1).with_bias(false)));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(16));
+    throw InputError(model_name + ": in_channels (" + std::to_string(spec.in_channels) + "), image_size (" +
+                     std::to_string(spec.image_size) + ") and num_classes (" + std::to_string(spec.num_classes) +
+                     ") must be positive");
+  const int64_t w = base_width;
+  conv1 = register_module("conv1", Conv2d(Conv2dOptions(spec.in_channels, w, 3).with_padding(1).with_bias(false)));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(w));
   auto stage = [&](int64_t in, int64_t out, int64_t stride) {
     torch::nn::Sequential blocks;
     for (int64_t i = 0; i < blocks_per_stage; ++i) blocks->push_back(BasicBlock(i == 0 ? in : out, out, i == 0 ? stride : 1));
     return blocks;
   };
-  layer1 = register_module("layer1", stage(16, 16, 1));
-  layer2 = register_module("layer2", stage(16, 32, 2));
-  layer3 = register_module("layer3", stage(32, 64, 2));
-  fc = register_module("fc", Linear(64, spec.num_classes));
+  layer1 = register_module("layer1", stage(w, w, 1));
+  layer2 = register_module("layer2", stage(w, 2 * w, 2));
+  layer3 = register_module("layer3", stage(2 * w, 4 * w, 2));
+  fc = register_module("fc", Linear(4 * w, spec.num_classes));
 
   // He et al. initialise as in "Delving deep into rectifiers"; we use the fan_out form
   // (torchvision's choice), which keeps the backward signal's variance steady.
@@ -66,11 +70,12 @@ CifarResNetImpl::CifarResNetImpl(int64_t blocks_per_stage_, const ModelSpec& spe
 }
 
 torch::Tensor CifarResNetImpl::forward(torch::Tensor images) {
-  auto x = torch::relu(bn1->forward(conv1->forward(images)));  // [N, 16, 32, 32]
-  x = layer1->forward(x);                                      // [N, 16, 32, 32]
-  x = layer2->forward(x);                                      // [N, 32, 16, 16]
-  x = layer3->forward(x);                                      // [N, 64, 8, 8]
-  x = x.mean({2, 3});                                          // [N, 64]
+  // Shapes for 32x32 images, w = base_width.
+  auto x = torch::relu(bn1->forward(conv1->forward(images)));  // [N, w, 32, 32]
+  x = layer1->forward(x);                                      // [N, w, 32, 32]
+  x = layer2->forward(x);                                      // [N, 2w, 16, 16]
+  x = layer3->forward(x);                                      // [N, 4w, 8, 8]
+  x = x.mean({2, 3});                                          // [N, 4w]
   return fc->forward(x);
 }
 

@@ -22,7 +22,7 @@ using skiptrain::nn::Network;
 // MNIST-shaped for the LeNets, CIFAR-shaped for the rest; filters have 2 outputs.
 ModelSpec spec_for(const std::string& name) {
   const bool mnist = name.rfind("lenet", 0) == 0;
-  const bool filter = name.rfind("lenet-filter", 0) == 0 || name == "resnet8";
+  const bool filter = name.rfind("lenet-filter", 0) == 0 || name == "resnet8" || name == "resnet8-slim";
   return ModelSpec{mnist ? 1 : 3, mnist ? 28 : 32, filter ? 2 : 10};
 }
 
@@ -44,8 +44,8 @@ int64_t parameter_count(const std::string& name, int64_t num_classes = 10) {
 
 TEST(Zoo, ListsEveryModel) {
   const std::vector<std::string> expected = {"lenet5",   "lenet-filter", "lenet-filter-slim", "resnet8",
-                                             "resnet20", "resnet32",     "resnet44",          "resnet56",
-                                             "resnet74", "resnet110",    "vgg16"};
+                                             "resnet8-slim", "resnet20", "resnet32",          "resnet44",
+                                             "resnet56", "resnet74",     "resnet110",         "vgg16"};
   EXPECT_EQ(skiptrain::nn::model_names(), expected);
 }
 
@@ -113,6 +113,40 @@ TEST(Zoo, ParameterCounts) {
     std::printf("%-13s params %9lld  forward MACs %12.0f  training MACs %12.0f  (%lld classes)\n", name.c_str(),
                 static_cast<long long>(parameter_count(name, spec.num_classes)), table.forward_macs(),
                 table.training_macs(), static_cast<long long>(spec.num_classes));
+  }
+}
+
+TEST(Zoo, ResNet8SlimIsHalfWidthAtAboutAQuarterOfResNet8sMacs) {
+  auto slim = count("resnet8-slim");
+  auto r8 = count("resnet8");
+  ASSERT_EQ(slim.layers.size(), 8u);  // 7 convs + fc, as resnet8
+  // Per instance at 32x32, 2 classes. conv1 3->8 at 32x32: 32*32*8*3*9; layer1 (8->8, 8->8 at 32x32):
+  // 2*32*32*8*8*9; layer2 (8->16 /2, 16->16 at 16x16): 16*16*16*(8+16)*9; layer3 (16->32 /2, 32->32
+  // at 8x8): 8*8*32*(16+32)*9; fc 32*2.
+  const std::vector<double> macs = {221184, 589824, 589824, 294912, 589824, 294912, 589824, 64};
+  for (size_t i = 0; i < macs.size(); ++i)
+    EXPECT_DOUBLE_EQ(slim.layers[i].forward_macs, macs[i]) << slim.layers[i].name;
+  EXPECT_DOUBLE_EQ(slim.forward_macs(), 3170368);
+  EXPECT_DOUBLE_EQ(r8.forward_macs(), 12238976);
+  // Every conv after conv1 costs a quarter; conv1 (3 input channels) and fc (2 outputs) half.
+  const double r8_conv1 = r8.layers.front().forward_macs, r8_fc = r8.layers.back().forward_macs;
+  EXPECT_DOUBLE_EQ(slim.forward_macs(), (r8.forward_macs() - r8_conv1 - r8_fc) / 4 + (r8_conv1 + r8_fc) / 2);
+  std::printf("resnet8-slim / resnet8: inference %.2f%%, training %.2f%%\n",
+              100 * slim.forward_macs() / r8.forward_macs(), 100 * slim.training_macs() / r8.training_macs());
+
+  Network model = skiptrain::nn::make_model("resnet8-slim", spec_for("resnet8-slim"));
+  auto params = model->named_parameters();
+  EXPECT_EQ(params["conv1.weight"].sizes().vec(), (std::vector<int64_t>{8, 3, 3, 3}));
+  EXPECT_EQ(params["layer2.0.conv1.weight"].sizes().vec(), (std::vector<int64_t>{16, 8, 3, 3}));
+  EXPECT_EQ(params["layer3.0.conv2.weight"].sizes().vec(), (std::vector<int64_t>{32, 32, 3, 3}));
+  EXPECT_EQ(params["fc.weight"].sizes().vec(), (std::vector<int64_t>{2, 32}));
+  EXPECT_EQ(model->forward(torch::randn({3, 3, 32, 32})).sizes().vec(), (std::vector<int64_t>{3, 2}));
+  // Errors name the zoo entry, not "resnet8".
+  try {
+    skiptrain::nn::make_model("resnet8-slim", ModelSpec{3, 32, 0});
+    FAIL() << "expected InputError";
+  } catch (const skiptrain::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("resnet8-slim:"), std::string::npos) << e.what();
   }
 }
 
