@@ -19,6 +19,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--lr-gamma", c.lr_gamma, "learning-rate factor at each milestone")->capture_default_str();
+  cmd.add_option("--full-stream-tail", c.full_stream_tail,
+                 "share of the run's last iterations that train on every instance (the method rests)")
+      ->capture_default_str();
   cmd.add_option("--augment", c.augment, "auto (CIFAR only), on or off")->capture_default_str();
   cmd.add_option("--seed", c.seed, "seed of initialisation, order and augmentation")->capture_default_str();
   cmd.add_option("--threads", c.threads, "intra-op threads (0: all cores)")->capture_default_str();
@@ -48,7 +51,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-batching", c.eif_batching,
                  "shrink (train on each batch's kept part) or accumulate (gather full batches)")
       ->capture_default_str();
-  cmd.add_option("--eif-model", c.eif_model, "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32; lenet-filter-slim: narrower)")
+  cmd.add_option("--eif-model", c.eif_model,
+                 "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32; "
+                 "lenet-filter-slim, resnet8-slim: narrower)")
       ->capture_default_str();
   cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();
   cmd.add_option("--eif-momentum", f.momentum, "filter SGD momentum")->capture_default_str();
@@ -59,6 +64,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--eif-entropy", f.entropy_threshold, "entropy_T (nats): uncertain predicted-Low get a loss-only forward")
       ->capture_default_str();
   cmd.add_option("--eif-min-query", f.min_query, "fraction of each batch always queried among the dropped")
+      ->capture_default_str();
+  cmd.add_option("--eif-random-share", f.random_share,
+                 "share of the kept drawn at random from the rest, loss-weighted to stay unbiased (budget rule)")
       ->capture_default_str();
   cmd.add_option("--eif-control", f.control, "decision rule: budget (top R_set per batch), kept or paper")
       ->capture_default_str();

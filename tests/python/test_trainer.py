@@ -141,3 +141,30 @@ def test_eval_refuses_a_foreign_file(trainer, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     proc, _ = run_trainer(trainer, "eval", "--checkpoint", tmp_path / "junk.pt", check=False)
     assert proc.returncode == 2 and "junk.pt" in proc.stderr
+
+
+def _eif_run(trainer, data, *flags):
+    return run_trainer(trainer, "train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", data,
+                       "--method", "eif", "--eif-ratio", "0.25", "--eif-warmup", "0", "--eif-min-query", "0",
+                       "--iterations", "16", "--batch-size", "32", "--threads", "1", "--eval-every", "0",
+                       "--progress", "none", *flags)[1]
+
+
+def test_full_stream_tail_trains_every_instance_at_the_end(trainer, tiny_mnist):
+    # 8 of 32 kept per batch; in the last half of the 16 iterations all 32 train.
+    assert _eif_run(trainer, tiny_mnist)["instances_trained"] == 16 * 8
+    tail = _eif_run(trainer, tiny_mnist, "--full-stream-tail", "0.5")
+    assert tail["instances_trained"] == 8 * 8 + 8 * 32
+    proc, _ = run_trainer(trainer, "train", "--data-dir", tiny_mnist, "--dataset", "mnist",
+                          "--full-stream-tail", "1", check=False)
+    assert proc.returncode != 0 and "--full-stream-tail" in proc.stderr
+
+
+def test_random_share_keeps_the_budget_and_changes_the_pick(trainer, tiny_mnist):
+    ranked = _eif_run(trainer, tiny_mnist)
+    drawn = _eif_run(trainer, tiny_mnist, "--eif-random-share", "0.5")
+    assert drawn["instances_trained"] == ranked["instances_trained"] == 16 * 8
+    assert drawn["test_loss"] != ranked["test_loss"]
+    proc, _ = run_trainer(trainer, "train", "--data-dir", tiny_mnist, "--dataset", "mnist", "--method", "eif",
+                          "--eif-random-share", "1.5", check=False)
+    assert proc.returncode != 0 and "--eif-random-share" in proc.stderr

@@ -63,6 +63,16 @@ std::vector<int64_t> top_k(const std::vector<double>& score, std::vector<int64_t
   return candidates;
 }
 
+// The indices 0..m-1 not in `sorted` (ascending).
+std::vector<int64_t> complement(const std::vector<int64_t>& sorted, int64_t m) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0, k = 0; i < m; ++i) {
+    if (k < static_cast<int64_t>(sorted.size()) && sorted[k] == i) ++k;
+    else out.push_back(i);
+  }
+  return out;
+}
+
 std::vector<int64_t> all_indices(int64_t m) {
   std::vector<int64_t> v(m);
   std::iota(v.begin(), v.end(), 0);
@@ -126,12 +136,26 @@ Decision FilterController::decide(const torch::Tensor& filter_logits) const {
     // Cold start: the filter is untrained, so everything trains the main model and gets a label.
     keep = all_indices(m);
   } else if (budget_rule()) {
-    keep = top_k(margin, all_indices(m), budget(m));
-    std::vector<int64_t> dropped;
-    for (int64_t i = 0, k = 0; i < m; ++i) {
-      if (k < static_cast<int64_t>(keep.size()) && keep[k] == i) ++k;
-      else dropped.push_back(i);
+    const int64_t kept = budget(m);
+    const int64_t drawn = std::min(kept, ceil_share(options_.random_share, kept));
+    keep = top_k(margin, all_indices(m), kept - drawn);
+    if (drawn > 0) {
+      // Seeded by the batch count, apart from the queries' draw.
+      const auto ranked = keep;
+      const auto rest = complement(ranked, m);
+      const auto random = sample(rest, drawn, 0xd2a3e5eedULL + static_cast<uint64_t>(batches_));
+      keep.insert(keep.end(), random.begin(), random.end());
+      std::sort(keep.begin(), keep.end());
+      // Inverse inclusion probabilities (1 for the ranked, |rest| / drawn for the drawn), scaled to mean 1.
+      const double scale = static_cast<double>(kept) / m;
+      const double drawn_weight = static_cast<double>(rest.size()) / drawn * scale;
+      std::vector<double> weight;
+      for (const int64_t i : keep)
+        weight.push_back(std::binary_search(ranked.begin(), ranked.end(), i) ? scale : drawn_weight);
+      d.keep_weight = float_tensor(weight);
+      d.ranked = index_tensor(ranked);
     }
+    const auto dropped = complement(keep, m);
     // Seeded by the batch count: the same draw after a resume, and no shared generator disturbed.
     query = sample(std::move(dropped), ceil_share(options_.min_query, m), 0x51f7e55eedULL + static_cast<uint64_t>(batches_));
   } else {
@@ -205,7 +229,11 @@ Feedback FilterController::observe(const Decision& decision, const torch::Tensor
   const auto p_high = to_vector<float>(decision.prob_high, m, "decision.prob_high");
   std::vector<char> predicted_high(m, 0);
   if (!warming_up()) {
-    for (const int64_t i : keep) predicted_high[i] = 1;
+    // The filter predicted High what it kept by rank (all it kept, unless some were drawn at random).
+    const auto ranked = decision.ranked.defined() ? to_vector<int64_t>(decision.ranked, decision.ranked.numel(),
+                                                                      "decision.ranked")
+                                                  : keep;
+    for (const int64_t i : ranked) predicted_high[i] = 1;
   } else if (budget_rule()) {
     for (const int64_t i : top_k(std::vector<double>(p_high.begin(), p_high.end()), all_indices(m), budget(m)))
       predicted_high[i] = 1;

@@ -26,6 +26,11 @@ struct Decision {
   torch::Tensor query;
   // float32 [m]: the filter's softmax probability of High.
   torch::Tensor prob_high;
+  // With --eif-random-share > 0 (else undefined): float32 [k], keep's loss weights, mean 1 (the
+  // ranked ones equal, the drawn ones scaled by the inverse of their chance to be drawn), and
+  // int64 [r], the kept indices taken by rank: the filter's prediction of High.
+  torch::Tensor keep_weight;
+  torch::Tensor ranked;
   // m, the number of instances in the batch.
   int64_t incoming = 0;
 };

@@ -19,6 +19,7 @@ void FilterOptions::validate() const {
     reject_flag("--eif-entropy", "in [0, ln 2 = 0.6931] nats", entropy_threshold);
   if (control != "budget" && control != "kept" && control != "paper")
     throw InputError("--eif-control must be budget, kept or paper, got '" + control + "'");
+  if (!(random_share >= 0 && random_share <= 1)) reject_flag("--eif-random-share", "in [0, 1]", random_share);
   if (!(min_query >= 0 && min_query <= 1)) reject_flag("--eif-min-query", "in [0, 1]", min_query);
   if (!(a1 > 1 && std::isfinite(a1))) reject_flag("--eif-a1", "> 1", a1);
   if (!(a2 > 0 && a2 < 1)) reject_flag("--eif-a2", "in (0, 1)", a2);

@@ -53,6 +53,14 @@ struct FilterOptions {
   //    instances it ranks low; 0.05 queries 4 of 64 (0.0625 of the stream, about 2% of dense work).
   double min_query = 0.05;
 
+  // --eif-random-share: under --eif-control budget, the share of each batch's ceil(R_set * m) kept
+  // instances drawn uniformly among those the ranking left, instead of taken by rank; each drawn
+  // instance's loss is weighted by the inverse of its chance to be drawn, so the step's gradient is
+  // an unbiased estimate of the whole batch's (InfoBatch's rescaling; the ranked part stays the
+  // filter's pick). 0, the paper's: every kept instance by rank, their mean loss unweighted. In [0, 1];
+  // 1 keeps a uniform sample (the filter only labels). See benchmarks/results/eif_cifar.md.
+  double random_share = 0.0;
+
   // --eif-control: how the filter's output becomes a decision, and what R_TH counts, the signal
   // that moves T_l towards the (1 - R_set) loss quantile.
   //  "paper": keep p_High >= 0.5; R_TH = instances predicted High AND labelled High (the paper's).

@@ -75,6 +75,8 @@ void TrainConfig::validate() const {
   require(momentum >= 0 && momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(momentum));
   require(weight_decay >= 0, "--weight-decay: must be >= 0, got " + std::to_string(weight_decay));
   lr_schedule().validate("--lr-milestones", "--lr-gamma");
+  require(full_stream_tail >= 0 && full_stream_tail < 1,
+          "--full-stream-tail: must be in [0, 1), got " + std::to_string(full_stream_tail));
   require(one_of(augment, {"auto", "on", "off"}), "--augment: must be auto, on or off, got '" + augment + "'");
   require(threads >= 0, "--threads: must be >= 0, got " + std::to_string(threads));
   resolve_device(device);  // throws naming --device

@@ -41,6 +41,10 @@ struct TrainConfig {
   std::vector<int64_t> lr_milestones;
   // --lr-gamma: the factor applied at each milestone; > 0.
   double lr_gamma = 0.1;
+  // --full-stream-tail: the share of the run's last iterations in which every incoming instance
+  // trains the main model and the data-level method rests (InfoBatch's annealing: the last steps,
+  // at the smallest learning rates, see the whole distribution again); in [0, 1), 0 = none.
+  double full_stream_tail = 0.0;
   // --augment: CIFAR-style augmentation (pad-4 crop, flip): "auto" (CIFAR only), "on", "off".
   std::string augment = "auto";
   // --seed: seeds the model's initialisation and the stream's order and augmentation.

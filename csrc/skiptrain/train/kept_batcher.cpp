@@ -26,6 +26,8 @@ void KeptBatcher::add(const data::Batch& batch, const Plan& plan, const torch::T
   labels_.push_back(batch.labels.index_select(0, plan.train.to(batch.labels.device())));
   entries_.push_back(torch::full({k}, entry, torch::kInt64));
   positions_.push_back(torch::arange(k, torch::kInt64));
+  weights_.push_back(plan.train_weight.defined() ? plan.train_weight.to(torch::kFloat32)
+                                                 : torch::ones({k}, torch::kFloat32));
   waiting_ += k;
 }
 
@@ -37,11 +39,14 @@ GatheredBatch KeptBatcher::take() {
   auto labels = torch::cat(labels_);
   auto entries = torch::cat(entries_);
   auto positions = torch::cat(positions_);
-  out = {images.slice(0, 0, n), labels.slice(0, 0, n), entries.slice(0, 0, n), positions.slice(0, 0, n)};
+  auto weights = torch::cat(weights_);
+  out = {images.slice(0, 0, n), labels.slice(0, 0, n), entries.slice(0, 0, n), positions.slice(0, 0, n),
+         weights.slice(0, 0, n)};
   images_.assign({images.slice(0, n)});
   labels_.assign({labels.slice(0, n)});
   entries_.assign({entries.slice(0, n)});
   positions_.assign({positions.slice(0, n)});
+  weights_.assign({weights.slice(0, n)});
   waiting_ -= n;
   return out;
 }

@@ -121,13 +121,29 @@ class Run {
     total_iterations_ =
         config_.iterations > 0 ? config_.iterations : config_.epochs * stream_->batches_per_epoch();
     eval_every_ = config_.eval_every == -1 ? stream_->batches_per_epoch() : config_.eval_every;
+    full_stream_from_ = total_iterations_ - std::llround(config_.full_stream_tail * total_iterations_);
     model_->train();
   }
 
-  // One incoming batch: plan, loss-only forwards, selection by loss (if asked), the main model's step,
-  // feedback. Returns the mean loss of the step it ran; NaN if none ran (nothing kept, or still gathering).
+  // One incoming batch: the selected step, or in the run's full-stream tail a dense one. Returns the
+  // mean loss of the step it ran; NaN if none ran (nothing kept, or still gathering).
   double step(const data::Batch& batch) {
     optimizer_->set_lr(lr_schedule_.at(counters_.iteration));
+    double mean_loss = NAN;
+    if (counters_.iteration >= full_stream_from_) {
+      flush_gathered();  // the kept instances still gathering train first
+      ledger_.add_dense(table_, batch.size());
+      train_on(batch.images, batch.labels, mean_loss);
+    } else {
+      mean_loss = selected_step(batch);
+    }
+    counters_.iteration += 1;
+    counters_.instances_seen += batch.size();
+    return mean_loss;
+  }
+
+  // Plan, loss-only forwards, selection by loss (if asked), the main model's step, feedback.
+  double selected_step(const data::Batch& batch) {
     Plan plan = selector_->plan(batch, ledger_);
     ledger_.add_dense(table_, batch.size());
 
@@ -147,11 +163,10 @@ class Run {
     } else {
       torch::Tensor train_losses = torch::empty({0});
       if (plan.train.numel() > 0)
-        train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss);
+        train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss, 0,
+                                plan.train_weight);
       selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
     }
-    counters_.iteration += 1;
-    counters_.instances_seen += batch.size();
     counters_.loss_only += plan.loss_only.numel();
     return mean_loss;
   }
@@ -168,14 +183,16 @@ class Run {
   }
 
   // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
-  // The step's loss is the sum of the per-instance losses over `divisor` (the batch's size when 0).
+  // The step's loss is the sum of the per-instance losses, each times its `weights` entry (when
+  // defined), over `divisor` (the batch's size when 0).
   // Returns the detached per-instance losses (on the CPU, where the selectors read them) and sets
   // `mean_loss` (their mean).
   torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
-                         double divisor = 0) {
+                         double divisor = 0, const torch::Tensor& weights = {}) {
     const int64_t k = labels.size(0);
     auto losses = per_instance_loss(images, labels);
-    auto loss = losses.sum() / (divisor > 0 ? divisor : static_cast<double>(k));
+    const auto weighted = weights.defined() ? losses * weights.to(losses.device(), losses.scalar_type()) : losses;
+    auto loss = weighted.sum() / (divisor > 0 ? divisor : static_cast<double>(k));
     mean_loss = losses.detach().mean().item<double>();
     if (!std::isfinite(mean_loss))
       diverged("loss is " + std::to_string(mean_loss) + " at iteration " + std::to_string(counters_.iteration + 1));
@@ -205,7 +222,7 @@ class Run {
     const GatheredBatch gathered = batcher_->take();
     double mean_loss = NAN;
     const double divisor = config_.eif.ratio * static_cast<double>(config_.batch_size);
-    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss, divisor));
+    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss, divisor, gathered.weights));
     return mean_loss;
   }
 
@@ -359,6 +376,7 @@ class Run {
   std::unique_ptr<data::Stream> stream_;
   int64_t total_iterations_ = 0;
   int64_t eval_every_ = 0;
+  int64_t full_stream_from_ = 0;  // the first iteration of the --full-stream-tail
   Counters counters_;
   Scores scores_;
   RunningLoss running_loss_;

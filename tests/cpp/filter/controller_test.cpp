@@ -448,6 +448,40 @@ TEST(FilterControllerBudget, KeptShareIsRatioWhateverTheFilterSays) {
   EXPECT_NE(queries[10], queries[11]);
 }
 
+// --eif-random-share: of the 16 kept of 64, ceil(0.5 * 16) = 8 are the top margins and 8 a uniform
+// draw from the other 56, weighted by the inverse of their chance (56 / 8) against 1 for the ranked,
+// scaled to mean 1; only the ranked count as the filter's High prediction. Share 0 is the plain rule.
+TEST(FilterControllerBudget, RandomShareDrawsTheRestWithInverseProbabilityWeights) {
+  auto options = budget_options();
+  options.random_share = 0.5;
+  FilterController c(options);
+  std::vector<double> z(64);
+  for (int i = 0; i < 64; ++i) z[i] = static_cast<double>(i);  // rank = index: the top 8 are 56..63
+  const Decision d = c.decide(logits_for(z));
+  const auto keep = to_vector(d.keep);
+  ASSERT_EQ(keep.size(), 16u);
+  EXPECT_TRUE(std::is_sorted(keep.begin(), keep.end()));
+  EXPECT_EQ(to_vector(d.ranked), (std::vector<int64_t>{56, 57, 58, 59, 60, 61, 62, 63}));
+  for (int i = 0; i < 8; ++i) EXPECT_LT(keep[i], 56);  // the drawn ones, from the rest
+  ASSERT_EQ(d.keep_weight.numel(), 16);
+  const auto w = d.keep_weight.contiguous();
+  const float* weight = w.data_ptr<float>();
+  for (int i = 0; i < 16; ++i) EXPECT_FLOAT_EQ(weight[i], i < 8 ? 56.0 / 8 * 16 / 64 : 16.0 / 64) << i;
+  EXPECT_NEAR(w.mean().item<double>(), 1.0, 1e-6);
+  // The queries come from neither part of the kept.
+  for (int64_t q : to_vector(d.query)) EXPECT_FALSE(std::binary_search(keep.begin(), keep.end(), q)) << q;
+  // Labels: the ranked are the prediction, so the drawn (all Low here) are not counted wrong.
+  auto losses = torch::zeros({64}, torch::kFloat64);
+  losses.slice(0, 56).fill_(10.0);
+  c.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
+  EXPECT_EQ(c.metrics().wrong, 0);
+  // Share 0: no weights, the top 16.
+  FilterController plain(budget_options());
+  const Decision p = plain.decide(logits_for(z));
+  EXPECT_FALSE(p.keep_weight.defined());
+  EXPECT_EQ(to_vector(p.keep).front(), 48);
+}
+
 // T_l settles on the stream's (1 - R_set) loss quantile from kept and sampled losses, with a filter
 // that ranks perfectly (the kept are all above the quantile: their losses alone would push T_l up
 // without bound) and with one that ranks at random.

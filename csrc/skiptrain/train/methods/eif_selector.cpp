@@ -29,7 +29,10 @@ EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec) {
 Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
   pending_.push_back(filter_->decide(batch.images));
   ledger.add_forward(cost::Phase::FilterForward, filter_table_, filter_->last_forward_instances());
-  return {pending_.back().keep, pending_.back().query};
+  Plan plan{pending_.back().keep, pending_.back().query};
+  // A copy made outside the filter's inference mode, so that the main model's loss can use it in autograd.
+  if (pending_.back().keep_weight.defined()) plan.train_weight = pending_.back().keep_weight.clone();
+  return plan;
 }
 
 void EifSelector::observe(const data::Batch& batch, const Plan&, const torch::Tensor& train_losses,

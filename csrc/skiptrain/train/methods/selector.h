@@ -23,6 +23,8 @@ struct Plan {
   // Two-stage selection: `train` is left empty and decided by Selector::select() from the losses
   // of the `loss_only` forward; the trainer then runs forward + backward on the selected instances.
   bool select_by_loss = false;
+  // float32 [k], mean 1: each train instance's weight in the step's loss; undefined = all equal.
+  torch::Tensor train_weight = {};
 };
 
 class Selector {
