@@ -111,19 +111,4 @@ def _resnet110_cifar10():
         seeds=[0], data_dir="../shared/data/cifar10")
 
 
-def _demo():
-    return Preset(
-        name="demo",
-        title="The demo: LeNet-5 on Fashion-MNIST, dense and EIF+EMP side by side",
-        schedule="3 epochs of batch 64, SGD lr 0.01, momentum 0.9; test accuracy evaluated every quarter epoch",
-        common=["--model", "lenet5", "--dataset", "fashion-mnist", "--batch-size", "64", "--lr", "0.01",
-                "--momentum", "0.9", "--epochs", "3", "--eval-every", "235"],
-        # EIF+EMP with the paper's filter and shrink batching (the defaults), then in the streaming
-        # form of issue 4's operating point: the slim filter, a filter step per batch, accumulate.
-        methods=[Method("sgd", ["--method", "sgd"]), Method("eif+emp", ["--method", "eif+emp"]),
-                 Method("eif+emp acc slim", ["--method", "eif+emp", *ACCUMULATE, "--eif-model", "lenet-filter-slim",
-                                             "--eif-train-batch", "0"])],
-        seeds=[0], out_dir="runs/demo")
-
-
-PRESETS = {p.name: p for p in (_lenet_mnist(), _resnet20_cifar10(), _resnet110_cifar10(), _demo())}
+PRESETS = {p.name: p for p in (_lenet_mnist(), _resnet20_cifar10(), _resnet110_cifar10())}

@@ -126,7 +126,6 @@ TARGETS = {
     # Not issue 6's targets: the paper's Table I (67.84% at 93.66% vs 93.57%; +Q 95.71% at 93.54%).
     "resnet110-cifar10": [SavingAtLeast("eif+emp", 0.6784), AccuracyVsDense("eif+emp"),
                           SavingAtLeast("eif+emp+q8", 0.9571, bitops=True)],
-    "demo": [],
 }
 
 

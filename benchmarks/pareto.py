@@ -1,0 +1,249 @@
+"""Accuracy against cost: each method trained under several budgets, each budget with its own
+complete schedule, and the final test accuracy plotted against measured wall-clock and against
+counted MACs (one Pareto front per method), with the time and MACs each method needs to first
+reach target accuracies.
+
+A budget is a number of epochs of the incoming stream. Every run gets the step schedule scaled to
+its budget (lr x0.1 at 50% and 75% of its iterations), so the dense baseline's learning rate is
+fully decayed within the same budget as the methods'. Runs go one after another (never two at a
+time: wall-clock is the measure) and are appended to RUNS.jsonl as they finish, so an interrupted
+preset resumes where it stopped; --report-only rewrites the table and plots from that file.
+
+Examples (ResNet-20 / CIFAR-10 on the 2-core CPU: a dense epoch takes about 80 s at 2 threads;
+`make demo`: LeNet-5 on Fashion-MNIST, about a minute):
+    .venv/bin/python benchmarks/pareto.py --budgets 1 2 --seeds 0 1 --methods sgd smb emp eif+emp "eif+emp v2"
+    .venv/bin/python benchmarks/pareto.py --preset demo
+"""
+import argparse
+import json
+import math
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trainer_runs import cpu_model, read_metrics, run_trainer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ResNet-20 / CIFAR-10: every data-level method trains the main model on half of the stream; EMP
+# keeps half the channels. "eif" and "eif+emp" are the paper's rules (ResNet-8 filter, the top
+# R_set of each batch by rank); the "v2" rows add what the CIFAR experiments tried: the half-width
+# ResNet-8 filter trained on half of its labels (its cost within ~5% of dense), half the kept share
+# drawn at random with inverse-probability loss weights, and the last 12.5% on the full stream.
+V2 = ["--eif-model", "resnet8-slim", "--eif-train-share", "0.5", "--eif-random-share", "0.5",
+      "--full-stream-tail", "0.125"]
+CIFAR_METHODS = {
+    "sgd": ["--method", "sgd"],
+    "smb": ["--method", "smb", "--smb-fraction", "0.5"],
+    "smd": ["--method", "smd", "--smd-p", "0.5"],
+    "ohem": ["--method", "ohem", "--ohem-ratio", "0.5"],
+    "sb": ["--method", "sb", "--sb-beta", "1"],
+    "emp": ["--method", "emp", "--emp-keep", "0.5"],
+    # Channels scored by their error map alone: does the weight-norm term starve small filters?
+    "emp err-only": ["--method", "emp", "--emp-keep", "0.5", "--emp-gamma1", "0"],
+    "eif": ["--method", "eif", "--eif-ratio", "0.5"],
+    "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
+    "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],
+    "eif+emp v2": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2],
+}
+PRESETS = {
+    "resnet20-cifar10": dict(
+        model="resnet20", dataset="cifar10", data_dir=str(ROOT.parent / "shared/data/cifar10"), batch_size=128,
+        lr=0.1, weight_decay=5e-4, budgets=[1, 2, 4], seeds=[0, 1], evals_per_epoch=2, targets=[0.80, 0.85, 0.88],
+        methods=CIFAR_METHODS, out=str(ROOT / "benchmarks/results/pareto_resnet20_cifar10")),
+    # make demo: LeNet-5 on Fashion-MNIST (Debian's files), dense against eif+emp in the streaming form
+    # of the LeNet operating point (R_set 0.25, keep 0.5, slim filter stepping every batch, accumulate).
+    "demo": dict(
+        model="lenet5", dataset="fashion-mnist", data_dir="", batch_size=64, lr=0.01, weight_decay=0.0,
+        budgets=[1, 2, 4], seeds=[0], evals_per_epoch=1, targets=[0.85, 0.88],
+        methods={"sgd": ["--method", "sgd"],
+                 "eif+emp": ["--method", "eif+emp", "--eif-batching", "accumulate", "--eif-model",
+                             "lenet-filter-slim", "--eif-train-batch", "0"]},
+        out=str(ROOT / "runs/demo")),
+}
+TRAIN_SIZES = {"cifar10": 50000, "cifar100": 50000, "mnist": 60000, "fashion-mnist": 60000}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="resnet20-cifar10", choices=sorted(PRESETS),
+                   help="the defaults of every option below")
+    p.add_argument("--trainer", default=str(ROOT / "build/trainer/skiptrain"))
+    p.add_argument("--model")
+    p.add_argument("--dataset", choices=sorted(TRAIN_SIZES))
+    p.add_argument("--data-dir", help="the dataset's files ('' = the trainer's default)")
+    p.add_argument("--methods", nargs="+", help="names of the preset's methods (default: all)")
+    p.add_argument("--budgets", nargs="+", type=float, help="epochs of the incoming stream")
+    p.add_argument("--seeds", nargs="+", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--evals-per-epoch", type=float, help="test evaluations per epoch (time to target)")
+    p.add_argument("--targets", nargs="+", type=float)
+    p.add_argument("--out")
+    p.add_argument("--report-only", action="store_true")
+    p.add_argument("extra", nargs="*", help="trainer flags after --, added to every run (last value wins)")
+    args = p.parse_args(argv)
+    preset = PRESETS[args.preset]
+    for key, value in preset.items():
+        if key != "methods" and getattr(args, key) is None:
+            setattr(args, key, value)
+    args.method_flags = preset["methods"]
+    args.methods = args.methods or list(preset["methods"])
+    unknown = [m for m in args.methods if m not in preset["methods"]]
+    if unknown:
+        p.error(f"--methods: {unknown} not in preset {args.preset}: {list(preset['methods'])}")
+    if any(b <= 0 for b in args.budgets):
+        p.error("--budgets: epochs must be > 0")
+    return args
+
+
+def run_flags(args, method, budget, seed):
+    """The trainer flags of one run: the budget's iterations and its scaled step schedule."""
+    per_epoch = math.ceil(TRAIN_SIZES[args.dataset] / args.batch_size)
+    iterations = max(1, round(budget * per_epoch))
+    milestones = sorted({max(1, round(iterations * f)) for f in (0.5, 0.75)})
+    eval_every = max(1, round(per_epoch / args.evals_per_epoch))
+    data_dir = ["--data-dir", args.data_dir] if args.data_dir else []
+    return ["--model", args.model, "--dataset", args.dataset, *data_dir,
+            "--iterations", iterations, "--batch-size", args.batch_size, "--lr", args.lr, "--momentum", 0.9,
+            "--weight-decay", args.weight_decay, "--lr-milestones", *milestones, "--lr-gamma", 0.1,
+            "--threads", args.threads, "--device", "cpu", "--seed", seed, "--eval-every", eval_every,
+            *args.method_flags[method], *args.extra]
+
+
+def load_runs(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def run_all(args, out):
+    runs_path = out / "RUNS.jsonl"
+    done = {(r["method"], r["budget"], r["seed"]) for r in load_runs(runs_path)}
+    for budget in args.budgets:
+        for seed in args.seeds:
+            for method in args.methods:
+                if (method, budget, seed) in done:
+                    continue
+                flags = [str(f) for f in run_flags(args, method, budget, seed)]
+                metrics = out / "metrics" / f"{method.replace('+', '_').replace(' ', '_')}-b{budget:g}-s{seed}.jsonl"
+                metrics.parent.mkdir(parents=True, exist_ok=True)
+                metrics.unlink(missing_ok=True)
+                start = time.time()
+                summary = run_trainer(args.trainer, [*flags, "--metrics", metrics],
+                                      log_path=metrics.with_suffix(".log"))
+                record = {"method": method, "budget": budget, "seed": seed, "flags": flags, "summary": summary,
+                          "metrics": read_metrics(metrics), "process_s": time.time() - start}
+                with runs_path.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+                print(f"{method:8s} budget {budget:g} seed {seed}: acc {summary['test_acc']:.4f} "
+                      f"train_s {summary['train_s']:.1f} saving {summary['saving']:.3f}", flush=True)
+
+
+def mean(values):
+    values = list(values)
+    return statistics.mean(values) if values else float("nan")
+
+
+def first_reaching(run, target):
+    """(train_s, spent_macs) at the first evaluation of `run` with test accuracy >= target, or None."""
+    for m in run["metrics"]:
+        if m["test_acc"] >= target:
+            return m["train_s"], m["spent_macs"]
+    return None
+
+
+def reproduce_command(args, runs, methods, budgets):
+    """The command that runs `runs` again (the trainer and the output folder left at their defaults)."""
+    words = [".venv/bin/python", "benchmarks/pareto.py", "--preset", args.preset, "--budgets",
+             *[f"{b:g}" for b in budgets], "--seeds", *map(str, sorted({r["seed"] for r in runs})),
+             "--methods", *methods, "--threads", str(runs[0]["summary"]["threads"])]
+    return shlex.join(words)
+
+
+def report(args, out):
+    runs = load_runs(out / "RUNS.jsonl")
+    if not runs:
+        sys.exit(f"{out}/RUNS.jsonl: no runs yet")
+    methods = [m for m in args.method_flags if any(r["method"] == m for r in runs)]
+    budgets = sorted({r["budget"] for r in runs})
+    cell = {}
+    for m in methods:
+        for b in budgets:
+            rs = [r for r in runs if r["method"] == m and r["budget"] == b]
+            if rs:
+                cell[m, b] = rs
+    dense = {b: mean(r["summary"]["train_s"] for r in cell.get(("sgd", b), [])) for b in budgets}
+    lines = [f"# Accuracy against cost: {args.model} on {args.dataset}", "",
+             f"Machine: {cpu_model()}, {runs[0]['summary']['threads']} threads, CPU. Each budget (epochs of the "
+             "incoming stream) has its own step schedule (lr x0.1 at 50% and 75% of its iterations); runs one at "
+             "a time.",
+             f"Reproduce: `{reproduce_command(args, runs, methods, budgets)}`", "",
+             "| method | budget (epochs) | seeds | test acc | train_s | x dense train_s (same budget) "
+             "| counted saving | trained share |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (m, b), rs in cell.items():
+        s = [r["summary"] for r in rs]
+        accs = [x["test_acc"] for x in s]
+        sd = f" +- {statistics.stdev(accs) * 100:.2f}" if len(accs) > 1 else ""
+        train_s = mean(x["train_s"] for x in s)
+        ratio = train_s / dense[b] if dense.get(b) and not math.isnan(dense[b]) else float("nan")
+        lines.append(f"| {m} | {b:g} | {len(rs)} | {mean(accs) * 100:.2f}%{sd} | {train_s:.0f} s | {ratio:.2f}x | "
+                     f"{mean(x['saving'] for x in s) * 100:.1f}% | "
+                     f"{mean(x['instances_trained'] / max(1, x['instances_seen']) for x in s):.3f} |")
+    lines += ["", "## Time and MACs to first reach a target test accuracy",
+              "The least over budgets of the mean over seeds (every seed must reach it); - when no budget did.", "",
+              "| method | " + " | ".join(f"{t * 100:g}%: train_s, MACs" for t in args.targets) + " |",
+              "|---|" + "---:|" * len(args.targets)]
+    for m in methods:
+        row = []
+        for t in args.targets:
+            best = None
+            for b in budgets:
+                hits = [first_reaching(r, t) for r in cell.get((m, b), [])]
+                if hits and all(hits):
+                    point = (mean(h[0] for h in hits), mean(h[1] for h in hits))
+                    best = point if best is None or point[0] < best[0] else best
+            row.append("-" if best is None else f"{best[0]:.0f} s, {best[1]:.3g}")
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    plot(cell, methods, budgets, out)
+    print("\n".join(lines))
+
+
+def plot(cell, methods, budgets, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for m in methods:
+        points = [tuple(mean(r["summary"][key] for r in cell[m, b]) for key in ("train_s", "spent_macs", "test_acc"))
+                  for b in budgets if (m, b) in cell]
+        points = [(t, macs, acc * 100) for t, macs, acc in points]
+        axes[0].plot([p[0] for p in points], [p[2] for p in points], "o-", label=m)
+        axes[1].plot([p[1] for p in points], [p[2] for p in points], "o-", label=m)
+    axes[0].set_xlabel("training wall-clock (s)")
+    axes[1].set_xlabel("counted MACs")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_ylabel("final test accuracy (%)")
+        ax.grid(True, alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=110)
+
+
+def main():
+    args = parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        run_all(args, out)
+    report(args, out)
+
+
+if __name__ == "__main__":
+    main()

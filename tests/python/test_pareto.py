@@ -1,0 +1,40 @@
+"""benchmarks/pareto.py on the tiny dataset: every (method, budget) run lands in RUNS.jsonl with a
+schedule scaled to its budget, the table and plot are written, an interrupted preset resumes
+without rerunning what finished, and --report-only redraws the same table."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def pareto(*args):
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "pareto.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_budgets_runs_table_resume_and_report(trainer, tiny_mnist, tmp_path):
+    # The demo's methods on the tiny MNIST files: budgets of 0.005 and 0.01 "epochs" of 60k (938
+    # batches of 64) = 5 and 9 batches.
+    common = ["--preset", "demo", "--trainer", trainer, "--dataset", "mnist", "--data-dir", tiny_mnist,
+              "--threads", "1", "--out", tmp_path, "--evals-per-epoch", "200"]
+    pareto(*common, "--budgets", "0.005")
+    pareto(*common, "--budgets", "0.005", "0.01")  # resumes: only the new budget runs
+    runs = [json.loads(line) for line in (tmp_path / "RUNS.jsonl").read_text().splitlines()]
+    assert sorted((r["method"], r["budget"]) for r in runs) == [("eif+emp", 0.005), ("eif+emp", 0.01),
+                                                                ("sgd", 0.005), ("sgd", 0.01)]
+    for r in runs:
+        iterations = r["summary"]["iterations"]
+        assert iterations == round(r["budget"] * 938)
+        flags = r["flags"]
+        milestones = flags[flags.index("--lr-milestones") + 1:flags.index("--lr-gamma")]
+        assert [int(m) for m in milestones] == [round(iterations * 0.5), round(iterations * 0.75)]
+        assert r["metrics"], "time to target needs intermediate evaluations"
+    table = (tmp_path / "README.md").read_text()
+    assert table.count("| sgd |") == table.count("| eif+emp |") == 3  # two budgets, then time to target
+    assert (tmp_path / "pareto.png").stat().st_size > 1000
+    pareto(*common, "--report-only")
+    assert (tmp_path / "README.md").read_text() == table
