@@ -4,6 +4,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,12 @@ def run_trainer(trainer, *args, check=True):
     lines = proc.stdout.strip().splitlines()
     summary = json.loads(lines[-1]) if proc.returncode in (0, 130) and lines else None
     return proc, summary
+
+
+def run_benchmark(script, *args, timeout=300):
+    """Runs benchmarks/SCRIPT with this interpreter; returns its stdout (fails the test on a non-zero exit)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / script
+    proc = subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

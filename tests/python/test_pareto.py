@@ -2,18 +2,12 @@
 schedule scaled to its budget, the table and plot are written, an interrupted preset resumes
 without rerunning what finished, and --report-only redraws the same table."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from conftest import run_benchmark
 
 
 def pareto(*args):
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / "pareto.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return run_benchmark("pareto.py", *args)
 
 
 def test_budgets_runs_table_resume_and_report(trainer, tiny_mnist, tmp_path):

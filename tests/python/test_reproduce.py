@@ -2,7 +2,6 @@
 writes the table, the JSON, the plots and the targets, and --from-json regenerates the
 same table; the equal-MACs comparison reads each run's curve at the common budget."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,14 +10,12 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+from conftest import run_benchmark  # noqa: E402
 from reproduction.targets import AheadAtEqualMacs, SavingAtLeast  # noqa: E402
 
 
 def reproduce(*args):
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / "reproduce.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return run_benchmark("reproduce.py", *args, timeout=120)
 
 
 def test_quick_run_writes_table_json_plots_and_targets(trainer, tiny_mnist, tmp_path):
