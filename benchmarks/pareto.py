@@ -148,6 +148,11 @@ def mean(values):
     return statistics.mean(values) if values else float("nan")
 
 
+def seconds(value):
+    """A duration for the tables: tenths below 10 s (the demo's runs), whole seconds above."""
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
 def first_reaching(run, target):
     """(train_s, spent_macs) at the first evaluation of `run` with test accuracy >= target, or None."""
     for m in run["metrics"]:
@@ -181,7 +186,8 @@ def report(args, out):
              f"Machine: {cpu_model()}, {runs[0]['summary']['threads']} threads, CPU. Each budget (epochs of the "
              "incoming stream) has its own step schedule (lr x0.1 at 50% and 75% of its iterations); runs one at "
              "a time.",
-             f"Reproduce: `{reproduce_command(args, runs, methods, budgets)}`", "",
+             f"Reproduce: `{reproduce_command(args, runs, methods, budgets)}` (rows are the runs that "
+             "exist, the seeds column says how many; the command runs any missing combination too)", "",
              "| method | budget (epochs) | seeds | test acc | train_s | x dense train_s (same budget) "
              "| counted saving | trained share |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (m, b), rs in cell.items():
@@ -190,7 +196,7 @@ def report(args, out):
         sd = f" +- {statistics.stdev(accs) * 100:.2f}" if len(accs) > 1 else ""
         train_s = mean(x["train_s"] for x in s)
         ratio = train_s / dense[b] if dense.get(b) and not math.isnan(dense[b]) else float("nan")
-        lines.append(f"| {m} | {b:g} | {len(rs)} | {mean(accs) * 100:.2f}%{sd} | {train_s:.0f} s | {ratio:.2f}x | "
+        lines.append(f"| {m} | {b:g} | {len(rs)} | {mean(accs) * 100:.2f}%{sd} | {seconds(train_s)} | {ratio:.2f}x | "
                      f"{mean(x['saving'] for x in s) * 100:.1f}% | "
                      f"{mean(x['instances_trained'] / max(1, x['instances_seen']) for x in s):.3f} |")
     lines += ["", "## Time and MACs to first reach a target test accuracy",
@@ -206,7 +212,7 @@ def report(args, out):
                 if hits and all(hits):
                     point = (mean(h[0] for h in hits), mean(h[1] for h in hits))
                     best = point if best is None or point[0] < best[0] else best
-            row.append("-" if best is None else f"{best[0]:.0f} s, {best[1]:.3g}")
+            row.append("-" if best is None else f"{seconds(best[0])}, {best[1]:.3g}")
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     plot(cell, methods, budgets, out)
