@@ -4,6 +4,8 @@
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace skiptrain::train {
 
 KeptBatcher::KeptBatcher(int64_t batch_size) : batch_size_(batch_size) {
@@ -26,8 +28,7 @@ void KeptBatcher::add(const data::Batch& batch, const Plan& plan, const torch::T
   labels_.push_back(batch.labels.index_select(0, plan.train.to(batch.labels.device())));
   entries_.push_back(torch::full({k}, entry, torch::kInt64));
   positions_.push_back(torch::arange(k, torch::kInt64));
-  weights_.push_back(plan.train_weight.defined() ? plan.train_weight.to(torch::kFloat32)
-                                                 : torch::ones({k}, torch::kFloat32));
+  weights_.push_back(plan.train_weight.defined() ? plan.train_weight.to(torch::kFloat32) : torch::Tensor());
   waiting_ += k;
 }
 
@@ -39,14 +40,21 @@ GatheredBatch KeptBatcher::take() {
   auto labels = torch::cat(labels_);
   auto entries = torch::cat(entries_);
   auto positions = torch::cat(positions_);
-  auto weights = torch::cat(weights_);
+  // Weights only when some waiting chunk has them (ones stand in for the chunks without).
+  torch::Tensor weights;
+  if (std::any_of(weights_.begin(), weights_.end(), [](const torch::Tensor& w) { return w.defined(); })) {
+    std::vector<torch::Tensor> parts;
+    for (size_t i = 0; i < weights_.size(); ++i)
+      parts.push_back(weights_[i].defined() ? weights_[i] : torch::ones({labels_[i].size(0)}, torch::kFloat32));
+    weights = torch::cat(parts);
+  }
   out = {images.slice(0, 0, n), labels.slice(0, 0, n), entries.slice(0, 0, n), positions.slice(0, 0, n),
-         weights.slice(0, 0, n)};
+         weights.defined() ? weights.slice(0, 0, n) : torch::Tensor()};
   images_.assign({images.slice(0, n)});
   labels_.assign({labels.slice(0, n)});
   entries_.assign({entries.slice(0, n)});
   positions_.assign({positions.slice(0, n)});
-  weights_.assign({weights.slice(0, n)});
+  weights_.assign({weights.defined() ? weights.slice(0, n) : torch::Tensor()});
   waiting_ -= n;
   return out;
 }

@@ -27,7 +27,9 @@ struct GatheredBatch {
   torch::Tensor labels;     // int64 [k]
   torch::Tensor entries;    // int64 [k]: arrival number of the incoming batch
   torch::Tensor positions;  // int64 [k]: index into that batch's plan.train
-  torch::Tensor weights;    // float32 [k]: plan.train_weight's entries (1 where a plan has none)
+  // float32 [k]: plan.train_weight's entries (1 where a plan has none); undefined when no plan of
+  // these instances has weights, so an unweighted run's step costs no multiply.
+  torch::Tensor weights;
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
@@ -87,7 +89,8 @@ class KeptBatcher {
   int64_t first_entry_ = 0;  // arrival number of pending_.front()
   int64_t next_entry_ = 0;
   // Waiting instances as chunks, oldest first.
-  std::vector<torch::Tensor> images_, labels_, entries_, positions_, weights_;
+  std::vector<torch::Tensor> images_, labels_, entries_, positions_;
+  std::vector<torch::Tensor> weights_;  // per chunk: plan.train_weight, undefined where the plan has none
   int64_t waiting_ = 0;
   // Deferred queries: arrival numbers of their batches, oldest first, and those taken but not reported.
   std::vector<int64_t> query_entries_, taken_query_entries_;

@@ -62,6 +62,22 @@ TEST(KeptBatcher, GathersFullBatchesOldestFirstAndReturnsEachLoss) {
   EXPECT_TRUE(batcher.idle());
 }
 
+// Loss weights travel with their instances; plans without weights count 1, and a run whose plans
+// have none gets none (no multiply in its steps).
+TEST(KeptBatcher, CarriesLossWeightsOnlyWhereAPlanHasThem) {
+  KeptBatcher batcher(4);
+  batcher.add(incoming(0, 8), keep({1, 2}), torch::empty({0}));
+  batcher.add(incoming(1, 8), keep({3, 4}), torch::empty({0}));
+  EXPECT_FALSE(batcher.take().weights.defined());
+  Plan weighted = keep({5, 6, 7});
+  weighted.train_weight = torch::tensor({0.5f, 2.f, 0.5f});
+  batcher.add(incoming(2, 8), keep({0}), torch::empty({0}));
+  batcher.add(incoming(3, 8), weighted, torch::empty({0}));
+  const GatheredBatch mixed = batcher.take();
+  ASSERT_TRUE(mixed.weights.defined());
+  EXPECT_TRUE(torch::equal(mixed.weights, torch::tensor({1.f, 0.5f, 2.f, 0.5f})));
+}
+
 TEST(KeptBatcher, DeferredQueriesLeaveTogetherAndCompleteTheirBatches) {
   KeptBatcher batcher(4);
   Plan first = keep({0, 1});
