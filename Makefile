@@ -13,7 +13,7 @@ TRAINER    := $(BUILD)/trainer/skiptrain
 # (The CUDA kernels also need the CUDA toolkit's nvcc, which Debian does not ship: CMake compiles
 # them where it finds one, as torch's own CMake config requires for its CUDA wheel.)
 DEB_PACKAGES := build-essential cmake ninja-build ccache libcli11-dev libgtest-dev libbenchmark-dev \
-  nlohmann-json3-dev zlib1g-dev libssl-dev python3-venv dataset-fashion-mnist
+  nlohmann-json3-dev zlib1g-dev libssl-dev libgloo-dev python3-venv dataset-fashion-mnist
 # Only `make fuzz` needs these (libFuzzer comes with clang's runtime; llvm has llvm-symbolizer).
 FUZZ_PACKAGES := clang libclang-rt-dev llvm
 

@@ -121,6 +121,10 @@ Stream::Stream(const Dataset& dataset, const DatasetInfo& info, StreamOptions op
   if (options_.augment && (data_.images.size(2) <= 0 || data_.images.size(3) <= 0)) {
     throw InputError("Stream: cannot augment empty images");
   }
+  if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards) {
+    throw InputError("Stream: shard " + std::to_string(options_.shard) + " of " + std::to_string(options_.shards) +
+                     " is not a shard");
+  }
   batches_per_epoch_ = options_.drop_last ? n / options_.batch_size
                                           : (n + options_.batch_size - 1) / options_.batch_size;
   if (batches_per_epoch_ == 0) {
@@ -160,7 +164,10 @@ bool Stream::next(Batch& batch) {
   prepare_order();
   const int64_t n = data_.size();
   const int64_t start = position_ * options_.batch_size;
-  const int64_t b = std::min(options_.batch_size, n - start);
+  const int64_t whole = std::min(options_.batch_size, n - start);
+  // This shard's rows [first, first + b) of the whole batch.
+  const int64_t first = whole * options_.shard / options_.shards;
+  const int64_t b = whole * (options_.shard + 1) / options_.shards - first;
   const int64_t channels = data_.images.size(1), height = data_.images.size(2), width = data_.images.size(3);
   const int64_t plane = height * width;
   const int64_t image = channels * plane;
@@ -172,14 +179,15 @@ bool Stream::next(Batch& batch) {
   int64_t* lab = batch.labels.data_ptr<int64_t>();
   const int64_t* all_labels = data_.labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < b; ++i) {
-    idx[i] = order_[start + i];
+    idx[i] = order_[start + first + i];
     lab[i] = all_labels[idx[i]];
   }
 
   std::vector<CropFlip> params;
   if (options_.augment) {
     std::mt19937_64 rng(derive_seed(kAugmentPurpose, options_.seed, epoch_, position_));
-    params = draw_crop_flip(b, kPad, rng);
+    params = draw_crop_flip(whole, kPad, rng);
+    params.erase(params.begin(), params.begin() + first);
   }
   const uint8_t* src = data_.images.data_ptr<uint8_t>();
   float* dst = batch.images.data_ptr<float>();

@@ -28,6 +28,10 @@ struct StreamOptions {
   bool augment = false;
   bool drop_last = false;
   uint64_t seed = 0;
+  // A data-parallel rank's part of each batch: rows [b * shard / shards, b * (shard + 1) / shards)
+  // of the batch of b the single process would take, with the same order and augmentation.
+  int64_t shard = 0;
+  int64_t shards = 1;
 };
 
 // Iterates a dataset in epochs of batches. The order of epoch e is a pure function of
@@ -37,7 +41,7 @@ class Stream {
  public:
   // Keeps a (shallow) copy of the dataset's tensors; throws InputError for bad options.
   Stream(const Dataset& dataset, const DatasetInfo& info, StreamOptions options);
-  // Fills `batch` with the next batch; returns false when the current epoch is over,
+  // Fills `batch` with the next batch (this shard's rows of it); returns false when the current epoch is over,
   // after which the next call starts the following epoch.
   bool next(Batch& batch);
   // 0-based epoch of the next batch.

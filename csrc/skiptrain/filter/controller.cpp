@@ -178,6 +178,13 @@ Decision FilterController::decide(const torch::Tensor& filter_logits) const {
 
 Feedback FilterController::observe(const Decision& decision, const torch::Tensor& kept_losses,
                                    const torch::Tensor& query_losses) {
+  Labelling labelling = label(decision, kept_losses, query_losses);
+  record(labelling.counts);
+  return std::move(labelling.feedback);
+}
+
+Labelling FilterController::label(const Decision& decision, const torch::Tensor& kept_losses,
+                                  const torch::Tensor& query_losses) const {
   TORCH_CHECK(decision.keep.defined() && decision.query.defined() && decision.prob_high.defined(),
               "FilterController::observe: the decision is incomplete (use one returned by decide())");
   const int64_t m = decision.incoming;
@@ -248,17 +255,26 @@ Feedback FilterController::observe(const Decision& decision, const torch::Tensor
   const auto is_nan = [](double x) { return std::isnan(x); };
   const bool has_nan = std::any_of(keep_losses.begin(), keep_losses.end(), is_nan) ||
                        std::any_of(q_losses.begin(), q_losses.end(), is_nan);
-  if (!has_nan) threshold_.update(hits, m);
+  return {std::move(f),
+          torch::tensor(std::vector<int64_t>{m, n_keep, n_query, n_keep + n_query, high, wrong, hits, has_nan ? 1 : 0},
+                        torch::kInt64)};
+}
+
+void FilterController::record(const torch::Tensor& counts) {
+  TORCH_CHECK(counts.defined() && counts.numel() == 8, "FilterController::record: counts must hold 8 entries ",
+              "(use Labelling::counts), got ", counts.defined() ? counts.numel() : 0);
+  const auto c = to_vector<int64_t>(counts, 8, "counts");
+  const int64_t m = c[0], n_keep = c[1], n_query = c[2], labelled = c[3], high = c[4], wrong = c[5], hits = c[6];
+  if (c[7] == 0) threshold_.update(hits, m);
   ++batches_;
   totals_.incoming += m;
   totals_.kept += n_keep;
   totals_.queried += n_query;
-  totals_.labelled += n_keep + n_query;
+  totals_.labelled += labelled;
   totals_.labelled_high += high;
   totals_.wrong += wrong;
-  window_.push_back({m, n_keep, n_keep + n_query, wrong});
+  window_.push_back({m, n_keep, labelled, wrong});
   while (static_cast<int64_t>(window_.size()) > options_.window) window_.pop_front();
-  return f;
 }
 
 FilterMetrics FilterController::metrics() const {

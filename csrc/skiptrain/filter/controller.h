@@ -73,6 +73,16 @@ struct FilterMetrics {
   bool warming_up = false;
 };
 
+// One batch's labels and counts, as FilterController::label() finds them and record() takes them.
+struct Labelling {
+  Feedback feedback;
+  // int64 [7]: incoming, kept, queried, labelled, labelled High, wrong predictions, and the hits
+  // that move T_l, then [7] = 1 when a loss was NaN (the batch must not move T_l). In a
+  // data-parallel run each rank labels its shard and the counts are summed over the ranks before
+  // record(), so that every rank's T_l, window and totals are the run's and stay equal.
+  torch::Tensor counts;
+};
+
 class FilterController {
  public:
   // Throws InputError (naming the --eif-* flag) when `options` is invalid.
@@ -87,6 +97,10 @@ class FilterController {
   // T_l and the running metrics, and returns the filter's training targets. NaN losses are labelled
   // Low, and a batch holding one leaves T_l unchanged.
   Feedback observe(const Decision& decision, const torch::Tensor& kept_losses, const torch::Tensor& query_losses);
+  // observe() in two halves: the labels and counts of the batch (changing nothing), then the
+  // update of T_l and the running figures from counts (one batch's, or the sum of the ranks').
+  Labelling label(const Decision& decision, const torch::Tensor& kept_losses, const torch::Tensor& query_losses) const;
+  void record(const torch::Tensor& counts);
 
   // The current T_l.
   double threshold() const { return threshold_.value(); }

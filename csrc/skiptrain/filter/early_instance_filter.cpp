@@ -25,11 +25,14 @@ torch::Tensor joined(const std::vector<torch::Tensor>& parts) { return parts.siz
 
 }  // namespace
 
-EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions options)
+EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions options, dist::Collective& collective)
     : options_(options.validated()),
+      collective_(collective),
       network_(std::move(network)),
       controller_(options_),
-      sgd_(parameters_of(network_), optim::SgdOptions{options_.lr, options_.momentum, options_.weight_decay}) {}
+      sgd_(parameters_of(network_), optim::SgdOptions{options_.lr, options_.momentum, options_.weight_decay}) {
+  dist::broadcast_module(collective_, network_->parameters(), network_->buffers());
+}
 
 Decision EarlyInstanceFilter::decide(const torch::Tensor& images) {
   TORCH_CHECK(images.defined() && images.dim() >= 1, "EarlyInstanceFilter::decide: images must be [m, C, H, W]");
@@ -52,11 +55,17 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
               " instances), got ", images.defined() ? images.size(0) : 0);
   // The lr of this step is set by the iteration count before this batch is observed.
   const double lr = options_.lr_at(controller_.batches());
-  Feedback feedback = controller_.observe(decision, kept_losses, query_losses);
+  Labelling labelling = controller_.label(decision, kept_losses, query_losses);
   last_trained_ = 0;
   last_loss_ = 0;
-  auto [which, labels, weights] = training_share(feedback, controller_.batches());
+  // Drawn by the number of the batch being observed.
+  auto [which, labels, weights] = training_share(labelling.feedback, controller_.batches() + 1);
   const int64_t labelled = which.numel();
+  // The batch's counts and the instances it adds to the filter's training set, over all ranks.
+  auto counts = torch::cat({labelling.counts, torch::tensor({labelled}, torch::kInt64)});
+  collective_.sum(counts);
+  controller_.record(counts.narrow(0, 0, labelling.counts.numel()));
+  gathered_by_all_ += counts[labelling.counts.numel()].item<int64_t>();
   if (labelled > 0) {
     const auto device = images.device();
     gathered_images_.push_back(images.detach().index_select(0, which.to(device)));
@@ -65,11 +74,17 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
     gathered_count_ += labelled;
     gathered_batches_ += 1;
   }
-  if (gathered_count_ > 0 && gathered_count_ >= options_.train_batch) {
+  if (gathered_by_all_ > 0 && gathered_by_all_ >= options_.train_batch) {
     sgd_.set_lr(lr);
     train_on_gathered();
   }
-  return feedback;
+  return std::move(labelling.feedback);
+}
+
+void EarlyInstanceFilter::train_gathered_now() {
+  if (gathered_by_all_ == 0) return;
+  sgd_.set_lr(options_.lr_at(controller_.batches() - 1));
+  train_on_gathered();
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::training_share(const Feedback& feedback,
@@ -87,15 +102,27 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::tra
 
 void EarlyInstanceFilter::train_on_gathered() {
   torch::AutoGradMode enable_grad(true);
-  network_->train();
-  auto logits = network_->forward(joined(gathered_images_));
-  auto nll = torch::nn::functional::cross_entropy(
-      logits, joined(gathered_labels_), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  auto loss = torch::dot(nll, joined(gathered_weights_).to(nll.scalar_type())) / static_cast<double>(gathered_batches_);
   sgd_.zero_grad();
-  loss.backward();
+  double loss = 0;
+  if (gathered_count_ > 0) {  // in a data-parallel run, a rank may have gathered nothing yet
+    network_->train();
+    auto logits = network_->forward(joined(gathered_images_));
+    auto nll = torch::nn::functional::cross_entropy(
+        logits, joined(gathered_labels_), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    auto weighted =
+        torch::dot(nll, joined(gathered_weights_).to(nll.scalar_type())) / static_cast<double>(gathered_batches_);
+    weighted.backward();
+    loss = weighted.item<double>();
+  }
+  // Each rank's gradient is of its own weighted mean: their mean over the ranks that gathered.
+  const auto sums = dist::sum_gradients(collective_, network_->parameters(), network_->buffers(),
+                                        {loss, gathered_count_ > 0 ? 1.0 : 0.0});
+  if (collective_.distributed()) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : network_->parameters()) p.mutable_grad().div_(sums[1]);
+  }
   sgd_.step();
-  last_loss_ = loss.item<double>();
+  last_loss_ = sums[0] / sums[1];
   last_trained_ = gathered_count_;
   total_trained_ += gathered_count_;
   gathered_images_.clear();
@@ -103,6 +130,7 @@ void EarlyInstanceFilter::train_on_gathered() {
   gathered_weights_.clear();
   gathered_count_ = 0;
   gathered_batches_ = 0;
+  gathered_by_all_ = 0;
 }
 
 TensorState EarlyInstanceFilter::state() const {
@@ -137,12 +165,14 @@ void EarlyInstanceFilter::load_state(const TensorState& state, const std::string
   gathered_labels_.clear();
   gathered_weights_.clear();
   gathered_count_ = 0;
+  gathered_by_all_ = 0;
   if (gathered_batches_ > 0) {
     const auto device = network_->parameters().front().device();  // checkpoints hold CPU tensors
     gathered_images_.push_back(require_entry(state, "gathered.images", what).to(device));
     gathered_labels_.push_back(require_entry(state, "gathered.labels", what).to(device, torch::kInt64));
     gathered_weights_.push_back(require_entry(state, "gathered.weights", what).to(device));
     gathered_count_ = gathered_images_[0].size(0);
+    gathered_by_all_ = gathered_count_;
     if (gathered_labels_[0].numel() != gathered_count_ || gathered_weights_[0].numel() != gathered_count_)
       throw InputError(what + ": filter entries 'gathered.*' disagree in length");
   }

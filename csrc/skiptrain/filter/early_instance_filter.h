@@ -7,6 +7,7 @@
 // fwd on d.query;  eif.learn(images, d, kept_losses, query_losses).
 #pragma once
 
+#include "skiptrain/dist/collective.h"
 #include "skiptrain/filter/controller.h"
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/network.h"
@@ -25,7 +26,13 @@ class EarlyInstanceFilter {
  public:
   // Takes a fresh 2-class filter network (images [N, C, H, W] -> logits [N, 2], index 1 = High) on the
   // device of the images it will see. Throws InputError (naming the --eif-* flag) on invalid options.
-  EarlyInstanceFilter(nn::Network network, FilterOptions options);
+  // In a data-parallel run (`collective` of several ranks, which must outlive the filter) each rank
+  // filters its own shard of every batch, and the ranks keep one filter between them: rank 0's
+  // weights to start with, the batch counts summed before T_l moves (one T_l, tracking R_set over
+  // the whole batch), the training step taken when the ranks have gathered train_batch instances
+  // together, with its gradients averaged over the ranks that gathered any.
+  EarlyInstanceFilter(nn::Network network, FilterOptions options,
+                      dist::Collective& collective = dist::single_process());
 
   // Filter forward on all m images [m, C, H, W] without grad and in eval mode (BatchNorm uses its
   // running statistics: an instance's decision does not depend on its batch-mates, and deciding
@@ -46,6 +53,9 @@ class EarlyInstanceFilter {
   // Instances in the last learn()'s training step (0 when none ran): charge FilterBackward with a forward
   // AND a backward of this many instances (the step runs its own forward with grad).
   int64_t last_trained_instances() const { return last_trained_; }
+  // Trains on the instances gathered so far, if the ranks hold any (a collective in a data-parallel
+  // run): before a checkpoint, which holds rank 0's filter only.
+  void train_gathered_now();
   // Totals of the two counts since the start.
   int64_t total_forward_instances() const { return total_forward_; }
   int64_t total_trained_instances() const { return total_trained_; }
@@ -68,6 +78,7 @@ class EarlyInstanceFilter {
 
  private:
   FilterOptions options_;
+  dist::Collective& collective_;
   nn::Network network_;
   FilterController controller_;
   optim::Sgd sgd_;
@@ -80,6 +91,7 @@ class EarlyInstanceFilter {
   std::vector<torch::Tensor> gathered_images_, gathered_labels_, gathered_weights_;
   int64_t gathered_count_ = 0;
   int64_t gathered_batches_ = 0;
+  int64_t gathered_by_all_ = 0;  // gathered_count_ summed over the ranks
 
   void train_on_gathered();
   // The options.train_share subset of `feedback`'s labelled instances for batch number `batch`:

@@ -259,3 +259,37 @@ TEST(Stream, TinyImagesWithAugmentation) {
   ASSERT_TRUE(s.next(b));
   EXPECT_EQ(b.images.sizes(), (std::vector<int64_t>{8, 3, 2, 2}));
 }
+
+// A data-parallel rank's shard: the ranks' rows, in rank order, are the single process's batch,
+// with the same order, labels and augmentation, in every batch including the partial last one.
+TEST(Stream, ShardsOfEachBatchMakeUpTheWholeBatch) {
+  const auto data = toy(70);
+  for (const int64_t shards : {2, 3}) {
+    sd::Stream whole(data, gray_info(), opts(32, true, 5, false, true));
+    std::vector<std::unique_ptr<sd::Stream>> parts;
+    for (int64_t s = 0; s < shards; ++s) {
+      auto o = opts(32, true, 5, false, true);
+      o.shard = s;
+      o.shards = shards;
+      parts.push_back(std::make_unique<sd::Stream>(data, gray_info(), o));
+    }
+    for (int64_t b = 0; b < 3; ++b) {
+      sd::Batch expected, part;
+      ASSERT_TRUE(whole.next(expected));
+      std::vector<torch::Tensor> images, labels, indices;
+      for (auto& p : parts) {
+        ASSERT_TRUE(p->next(part));
+        images.push_back(part.images.clone());
+        labels.push_back(part.labels.clone());
+        indices.push_back(part.indices.clone());
+      }
+      EXPECT_TRUE(torch::equal(torch::cat(indices), expected.indices)) << shards << " shards, batch " << b;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), expected.labels));
+      EXPECT_TRUE(torch::equal(torch::cat(images), expected.images));
+    }
+  }
+  auto bad = opts(32);
+  bad.shard = 2;
+  bad.shards = 2;
+  EXPECT_THROW(sd::Stream(data, gray_info(), bad), skiptrain::InputError);
+}

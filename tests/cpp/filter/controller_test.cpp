@@ -21,6 +21,7 @@ using skiptrain::filter::Decision;
 using skiptrain::filter::Feedback;
 using skiptrain::filter::FilterController;
 using skiptrain::filter::FilterOptions;
+using skiptrain::filter::Labelling;
 
 // The paper's rule alone: no warm-up and no query floor (min_query has its own tests below).
 FilterOptions no_warmup(double ratio = 0.25) {
@@ -376,6 +377,46 @@ TEST(FilterController, StateRoundTripGivesIdenticalContinuation) {
   EXPECT_DOUBLE_EQ(ma.wrong_rate_window, mb.wrong_rate_window);
   EXPECT_EQ(ma.wrong, mb.wrong);
   EXPECT_EQ(ma.kept, mb.kept);
+}
+
+// observe() is label() then record(); and two ranks that each label half of every batch and record
+// the summed counts follow the same T_l, window and totals as one controller on the whole batch.
+TEST(FilterController, LabelThenRecordOfSummedHalvesIsObserveOfTheWhole) {
+  FilterOptions o;
+  o.warmup_batches = 2;
+  o.control = "kept";
+  o.min_query = 0;  // queries by entropy alone: per instance, so the halves query what the whole does
+  FilterController whole(o), rank0(o), rank1(o);
+  for (int64_t b = 0; b < 40; ++b) {
+    auto g = torch::make_generator<torch::CPUGeneratorImpl>(500 + b);
+    auto logits = torch::randn({64, 2}, g) * 2;
+    auto losses = torch::rand({64}, g, torch::kFloat64) * 3;
+    const Decision d = whole.decide(logits);
+    const Feedback f = whole.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
+    torch::Tensor counts = torch::zeros({8}, torch::kInt64);
+    std::vector<Labelling> halves;
+    for (int64_t h = 0; h < 2; ++h) {
+      FilterController& rank = h == 0 ? rank0 : rank1;
+      auto part_logits = logits.narrow(0, 32 * h, 32), part_losses = losses.narrow(0, 32 * h, 32);
+      const Decision dh = rank.decide(part_logits);
+      halves.push_back(rank.label(dh, part_losses.index_select(0, dh.keep), part_losses.index_select(0, dh.query)));
+      counts += halves.back().counts;
+    }
+    // Under "kept" (no budget, no floor) the halves label exactly what the whole labels.
+    EXPECT_EQ(halves[0].feedback.labels.sum().item<int64_t>() + halves[1].feedback.labels.sum().item<int64_t>(),
+              f.labels.sum().item<int64_t>());
+    rank0.record(counts);
+    rank1.record(counts);
+    ASSERT_DOUBLE_EQ(rank0.threshold(), whole.threshold());
+    ASSERT_DOUBLE_EQ(rank1.threshold(), whole.threshold());
+  }
+  const auto m = whole.metrics(), m0 = rank0.metrics();
+  EXPECT_EQ(m0.kept, m.kept);
+  EXPECT_EQ(m0.labelled, m.labelled);
+  EXPECT_EQ(m0.wrong, m.wrong);
+  EXPECT_DOUBLE_EQ(m0.kept_fraction_window, m.kept_fraction_window);
+  EXPECT_DOUBLE_EQ(m0.r_th, m.r_th);
+  EXPECT_THROW(rank0.record(torch::zeros({3}, torch::kInt64)), c10::Error);
 }
 
 }  // namespace

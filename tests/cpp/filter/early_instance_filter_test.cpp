@@ -4,6 +4,7 @@
 // state, and is deterministic with one thread.
 #include "skiptrain/filter/early_instance_filter.h"
 #include "skiptrain/skiptrain.h"
+#include "support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -359,6 +360,34 @@ TEST(EarlyInstanceFilter, WorksWithTheZooFilters) {
     EXPECT_EQ(eif.last_trained_instances(), 1) << c.name;
     EXPECT_TRUE(torch::isfinite(eif.decide(images).prob_high).all().item<bool>()) << c.name;
   }
+}
+
+// Two data-parallel ranks, each filtering its half of every batch from a filter initialised
+// differently: they start from rank 0's weights and stay one filter (equal weights, T_l and
+// counts), the kept share is R_set over the whole batch, and the filter still learns the rule.
+TEST(EarlyInstanceFilter, DataParallelRanksKeepOneFilter) {
+  FilterOptions o;  // the defaults: budget control, a step per 64 gathered instances
+  o.ratio = 0.25;
+  std::vector<torch::Tensor> weights(2);
+  std::vector<FilterMetrics> metrics(2);
+  std::vector<double> accuracy(2);
+  skiptrain::test::on_loopback_ranks(2, [&](skiptrain::dist::Collective& c) {
+    EarlyInstanceFilter eif(tiny_filter(10 + c.rank()), o, c);
+    for (int64_t b = 0; b < 400; ++b) {
+      const Batch whole = synthetic_batch(b, 64);
+      step(eif, {whole.images.narrow(0, 32 * c.rank(), 32), whole.losses.narrow(0, 32 * c.rank(), 32)});
+    }
+    weights[c.rank()] = flat_parameters(eif);
+    metrics[c.rank()] = eif.metrics();
+    accuracy[c.rank()] = probe_balanced_accuracy(eif, eif.metrics().threshold);
+  });
+  EXPECT_TRUE(torch::equal(weights[0], weights[1]));
+  EXPECT_EQ(metrics[0].threshold, metrics[1].threshold);
+  EXPECT_EQ(metrics[0].incoming, 400 * 64);  // the counts are the whole batch's, on both ranks
+  EXPECT_EQ(metrics[1].kept, metrics[0].kept);
+  EXPECT_NEAR(metrics[0].kept_fraction_window, 0.25, 0.02);
+  EXPECT_GT(accuracy[0], 0.85);
+  EXPECT_EQ(accuracy[0], accuracy[1]);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include "skiptrain/filter/options.h"
 #include "skiptrain/skiptrain.h"
 
+#include "support/test_support.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,12 +19,7 @@ using skiptrain::filter::FilterOptions;
 
 // The message validate() throws, or "" when the options are accepted.
 std::string rejection(const FilterOptions& o) {
-  try {
-    o.validate();
-  } catch (const skiptrain::InputError& e) {
-    return e.what();
-  }
-  return "";
+  return skiptrain::test::input_error_of([&] { o.validate(); });
 }
 
 TEST(FilterOptions, DefaultsAreValid) {

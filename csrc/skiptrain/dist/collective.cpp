@@ -1,0 +1,70 @@
+// Sums over ranks packed into one flat tensor per call; see collective.h.
+#include "skiptrain/dist/collective.h"
+
+#include <torch/torch.h>
+
+namespace skiptrain::dist {
+
+Collective& single_process() {
+  static Collective one;
+  return one;
+}
+
+std::vector<double> sum_values(Collective& collective, const std::vector<double>& values) {
+  if (!collective.distributed() || values.empty()) return values;
+  auto t = torch::tensor(values, torch::kFloat64);
+  collective.sum(t);
+  return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+}
+
+std::vector<double> sum_gradients(Collective& collective, const std::vector<torch::Tensor>& parameters,
+                                  const std::vector<torch::Tensor>& buffers, const std::vector<double>& extra) {
+  if (!collective.distributed()) return extra;
+  TORCH_CHECK(!parameters.empty(), "sum_gradients: no parameters");
+  const auto like = parameters.front();
+  std::vector<torch::Tensor> floating_buffers;
+  for (const auto& b : buffers)
+    if (b.is_floating_point()) floating_buffers.push_back(b);
+  // One flat tensor: the gradients, the buffers, then the extras, in the parameters' dtype.
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : parameters)
+    parts.push_back(p.grad().defined() ? p.grad().reshape(-1).to(like.scalar_type())
+                                       : torch::zeros({p.numel()}, like.options()));
+  for (const auto& b : floating_buffers) parts.push_back(b.reshape(-1).to(like.scalar_type()));
+  parts.push_back(torch::tensor(extra, torch::kFloat64).to(like.options()));
+  auto flat = torch::cat(parts);
+  collective.sum(flat);
+
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (const auto& p : parameters) {
+    auto summed = flat.narrow(0, offset, p.numel()).view(p.sizes());
+    if (p.grad().defined())
+      p.mutable_grad().copy_(summed);
+    else
+      p.mutable_grad() = summed.clone(p.suggest_memory_format());
+    offset += p.numel();
+  }
+  const double ranks = collective.world_size();
+  for (auto& b : floating_buffers) {
+    b.copy_(flat.narrow(0, offset, b.numel()).view(b.sizes()) / ranks);
+    offset += b.numel();
+  }
+  const auto sums = flat.narrow(0, offset, static_cast<int64_t>(extra.size())).to(torch::kCPU, torch::kFloat64);
+  return {sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()};
+}
+
+void broadcast_module(Collective& collective, const std::vector<torch::Tensor>& parameters,
+                      const std::vector<torch::Tensor>& buffers) {
+  if (!collective.distributed()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> all(parameters);
+  all.insert(all.end(), buffers.begin(), buffers.end());
+  for (auto& t : all) {
+    auto flat = t.contiguous();
+    collective.broadcast(flat);
+    if (!flat.is_same(t)) t.copy_(flat);
+  }
+}
+
+}  // namespace skiptrain::dist
