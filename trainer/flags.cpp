@@ -88,6 +88,19 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
   cmd.add_option("--sb-beta", p.sb_beta, "sb: train with probability loss-percentile^beta")->capture_default_str();
   cmd.add_option("--sb-window", p.sb_window, "sb: recent losses the percentile is taken over")->capture_default_str();
   cmd.add_option("--progress", c.progress, "auto, bar, log or none")->capture_default_str();
+  // A data-parallel run: every rank is started with the same flags plus its own --rank (torchrun
+  // sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, read where these are left at their defaults).
+  dist::LaunchOptions& d = c.dist;
+  cmd.add_option("--world-size", d.world_size, "processes in a data-parallel run (0: $WORLD_SIZE, else 1)")
+      ->capture_default_str();
+  cmd.add_option("--rank", d.rank, "this process's rank in [0, world size) (-1: $RANK, else 0)")->capture_default_str();
+  cmd.add_option("--master-addr", d.master_addr, "host of rank 0, the rendezvous ($MASTER_ADDR, else 127.0.0.1)");
+  cmd.add_option("--master-port", d.master_port, "rendezvous port (0: $MASTER_PORT, else 29500)")
+      ->capture_default_str();
+  cmd.add_option("--dist-backend", d.backend, "auto (nccl for CUDA devices, else gloo), gloo or nccl")
+      ->capture_default_str();
+  cmd.add_option("--dist-timeout", d.timeout_s, "seconds a rank waits for the others before it stops")
+      ->capture_default_str();
 }
 
 void add_model_info_flags(CLI::App& cmd, ModelInfoRequest& r) {

@@ -1,6 +1,6 @@
 // skiptrain: the standalone LibTorch trainer. Parse flags, then hand the run to the
 // core (libskiptrain); print progress on stderr and one JSON summary as the last line
-// on stdout. Bad input exits 2 with a one-line error; a diverged run exits 3; an
+// on stdout (rank 0's, in a data-parallel run). Bad input exits 2 with a one-line error; a diverged run exits 3; an
 // interrupted one (SIGINT/SIGTERM) saves its checkpoint and exits 130.
 #include "flags.h"
 #include "model_info.h"
@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, request_stop);
     return guarded([&] {
       const auto summary = skiptrain::train::run_training(config, &stop_requested);
-      std::cout << summary.dump() << std::endl;
+      // In a data-parallel run rank 0 speaks for the run; the other ranks' counts are in its totals.
+      if (summary.value("rank", 0) == 0) std::cout << summary.dump() << std::endl;
       return summary.value("interrupted", false) ? 130 : 0;
     });
   }

@@ -3,6 +3,7 @@
 // and a checkpoint stores it as JSON (config_json.cpp, read back by `skiptrain eval`).
 #pragma once
 
+#include "skiptrain/dist/launch.h"
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/conv2d.h"
 #include "skiptrain/nn/quant_settings.h"
@@ -81,6 +82,10 @@ struct TrainConfig {
   nn::QuantSettings quant;
   // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window: the peer methods; see methods/peer_options.h.
   PeerOptions peers;
+  // --world-size, --rank, --master-addr, --master-port, --dist-backend, --dist-timeout: a
+  // data-parallel run of several processes (dist/launch.h), torchrun's environment by default.
+  // Not stored in checkpoints: a run may resume with another number of ranks.
+  dist::LaunchOptions dist;
   // --progress: "auto" (a bar when stderr is a terminal, log lines otherwise), "bar", "log", "none".
   std::string progress = "auto";
 

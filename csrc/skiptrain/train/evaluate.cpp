@@ -38,6 +38,8 @@ Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const 
   }
   model.train(was_training);
   result.instances = dataset.size();
+  result.correct = correct;
+  result.loss_sum = loss_sum;
   if (result.instances > 0) {
     result.accuracy = static_cast<double>(correct) / result.instances;
     result.loss = loss_sum / result.instances;

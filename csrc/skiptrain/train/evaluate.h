@@ -10,6 +10,8 @@ struct Evaluation {
   double accuracy = 0;  // fraction of instances whose arg-max logit is the label
   double loss = 0;      // mean cross-entropy
   int64_t instances = 0;
+  int64_t correct = 0;  // instances whose arg-max logit is the label
+  double loss_sum = 0;  // summed cross-entropy
 };
 
 // Runs `model` in eval mode without gradients over all of `dataset` (on the model's device, in

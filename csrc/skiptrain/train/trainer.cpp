@@ -5,10 +5,12 @@
 #include "skiptrain/cost/table.h"
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/data/stream.h"
+#include "skiptrain/dist/launch.h"
 #include "skiptrain/errors.h"
 #include "skiptrain/nn/network.h"
 #include "skiptrain/optim/sgd.h"
 #include "skiptrain/optim/step_schedule.h"
+#include "skiptrain/train/data_parallel.h"
 #include "skiptrain/train/device.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/kept_batcher.h"
@@ -39,13 +41,18 @@ class Run {
   nlohmann::json execute() {
     const auto start = Clock::now();
     setup();
-    if (config_.resume) resume_run_checkpoint(config_, run_state());
-    MetricsLog metrics(config_.metrics_path, config_.resume ? counters_.iteration : -1);
-    Progress progress(config_.progress, total_iterations_, counters_.iteration);
+    if (config_.resume) {
+      resume_run_checkpoint(config_, run_state());
+      keep_totals_on_rank_zero(*collective_, counters_, ledger_);
+    }
+    // Rank 0 reports for the run: the metrics file, the progress and (trainer/) the summary.
+    const bool reporter = collective_->rank() == 0;
+    MetricsLog metrics(reporter ? config_.metrics_path : "", config_.resume ? counters_.iteration : -1);
+    Progress progress(reporter ? config_.progress : "none", total_iterations_, counters_.iteration);
     bool interrupted = false;
 
     while (counters_.iteration < total_iterations_) {
-      if (stop_ != nullptr && stop_->load()) {
+      if (stop_requested()) {
         interrupted = true;
         break;
       }
@@ -63,6 +70,7 @@ class Run {
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
         running_loss_.add(flush_gathered());
+        settle_ranks();
         auto record = evaluate_now(running_loss_.mean(NAN));
         running_loss_ = {};
         // The record first: a kill between the two then resumes from the previous checkpoint and
@@ -75,23 +83,43 @@ class Run {
     progress.finish();
     if (interrupted) {
       flush_gathered();
+      settle_ranks();
       save_checkpoint_if_asked();
     }
     return summary(seconds_since(start), interrupted);
   }
 
  private:
+  // Before a record or checkpoint of a data-parallel run: the selectors finish what waits on each
+  // rank's own data (a checkpoint holds rank 0's), then rank 0 takes the run's totals.
+  void settle_ranks() {
+    if (!collective_->distributed()) return;
+    if (!config_.checkpoint_path.empty()) selector_->settle(ledger_);
+    consolidate(*collective_, counters_, ledger_);
+  }
+
+  // SIGINT/SIGTERM seen: here, or in a data-parallel run by any rank, as agreed in the last step's
+  // first collective (train_on), so that every rank stops after the same iteration.
+  bool stop_requested() const { return collective_->distributed() ? stop_agreed_ : signalled(); }
+  bool signalled() const { return stop_ != nullptr && stop_->load(); }
+
   // Data, model, cost table, optimizer, selector: everything before the first step.
   void setup() {
     config_.validate();
+    const dist::LaunchOptions launch = config_.dist.resolved();
+    if (launch.world_size > 1 && uses_eif(config_.method) && config_.eif_batching == "accumulate")
+      throw InputError("--eif-batching accumulate: not available in a data-parallel run (world size " +
+                       std::to_string(launch.world_size) + "), whose ranks must step together; use shrink");
     device_ = resolve_device(config_.device);
     threads_ = configure_threads(config_.threads);
+    collective_ = dist::connect(launch, device_);
     torch::manual_seed(config_.seed);
 
     const auto load_start = Clock::now();
     data_ = data::load(config_.dataset, data::resolve_data_dir(config_.dataset, config_.data_dir));
     data_s_ = seconds_since(load_start);
 
+    data_.test = shard_of(data_.test, collective_->rank(), collective_->world_size());
     spec_ = {data_.info.in_channels, data_.info.image_size, data_.info.num_classes};
     model_ = nn::make_model(config_.model, spec_);
     configure_layers(config_, *model_);
@@ -105,16 +133,19 @@ class Run {
     // work has that kernel; on a GPU the pruned backward is cuDNN on the kept slice, in either layout.
     channels_last_ = device_.is_cuda() || !pruning_.any || pruning_.channels_last_share >= 0.5;
     if (channels_last_) use_channels_last(*model_);
+    dist::broadcast_module(*collective_, model_->parameters(), model_->buffers());  // one model on every rank
     optimizer_ = std::make_unique<optim::Sgd>(model_->parameters(),
                                               optim::SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
     lr_schedule_ = config_.lr_schedule();
-    selector_ = make_selector(config_, spec_);
+    selector_ = make_selector(config_, spec_, *collective_);
     if (uses_eif(config_.method) && config_.eif_batching == "accumulate")
       batcher_ = std::make_unique<KeptBatcher>(config_.batch_size);
 
     data::StreamOptions stream_options;
     stream_options.batch_size = config_.batch_size;
     stream_options.seed = config_.seed;
+    stream_options.shard = collective_->rank();
+    stream_options.shards = collective_->world_size();
     stream_options.augment =
         config_.augment == "on" || (config_.augment == "auto" && data_.info.augment_by_default);
     stream_ = std::make_unique<data::Stream>(data_.train, data_.info, stream_options);
@@ -162,7 +193,8 @@ class Run {
       observe_completed();
     } else {
       torch::Tensor train_losses = torch::empty({0});
-      if (plan.train.numel() > 0)
+      // In a data-parallel run every rank takes part in every step, with or without instances.
+      if (plan.train.numel() > 0 || collective_->distributed())
         train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss, 0,
                                 plan.train_weight);
       selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
@@ -186,18 +218,36 @@ class Run {
   // The step's loss is the sum of the per-instance losses, each times its `weights` entry (when
   // defined), over `divisor` (the batch's size when 0).
   // Returns the detached per-instance losses (on the CPU, where the selectors read them) and sets
-  // `mean_loss` (their mean).
+  // `mean_loss` (their mean; NaN when no rank trained anything).
+  // In a data-parallel run the batch is this rank's part of the step, possibly empty: the batch
+  // size is summed over the ranks first, each rank's loss divided by that total, and the
+  // gradients summed, which is the gradient of the whole step's loss on one process.
   torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
                          double divisor = 0, const torch::Tensor& weights = {}) {
     const int64_t k = labels.size(0);
-    auto losses = per_instance_loss(images, labels);
-    const auto weighted = weights.defined() ? losses * weights.to(losses.device(), losses.scalar_type()) : losses;
-    auto loss = weighted.sum() / (divisor > 0 ? divisor : static_cast<double>(k));
-    mean_loss = losses.detach().mean().item<double>();
+    double total = k;
+    if (collective_->distributed()) {
+      // Every iteration of a data-parallel run has one such step: it carries the stop signal too.
+      const auto sums = dist::sum_values(*collective_, {double(k), signalled() ? 1.0 : 0.0});
+      total = sums[0];
+      stop_agreed_ = stop_agreed_ || sums[1] > 0;
+    }
+    mean_loss = NAN;
+    if (total == 0) return torch::empty({0});
+    optimizer_->zero_grad();
+    torch::Tensor losses = torch::empty({0});
+    double loss_sum = 0;
+    if (k > 0) {
+      losses = per_instance_loss(images, labels);
+      const auto weighted = weights.defined() ? losses * weights.to(losses.device(), losses.scalar_type()) : losses;
+      (weighted.sum() / (divisor > 0 ? divisor : total)).backward();
+      mean_loss = losses.detach().mean().item<double>();
+      loss_sum = mean_loss * k;
+    }
+    if (collective_->distributed())
+      mean_loss = dist::sum_gradients(*collective_, model_->parameters(), model_->buffers(), {loss_sum})[0] / total;
     if (!std::isfinite(mean_loss))
       diverged("loss is " + std::to_string(mean_loss) + " at iteration " + std::to_string(counters_.iteration + 1));
-    optimizer_->zero_grad();
-    loss.backward();
     optimizer_->step();
     ledger_.add_forward(cost::Phase::MainForward, table_, k);
     ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
@@ -271,7 +321,7 @@ class Run {
 
   nlohmann::json evaluate_now(double train_loss) {
     const auto eval_start = Clock::now();
-    const Evaluation e = evaluate(*model_, data_.test, data_.info);
+    const Evaluation e = sum_evaluations(*collective_, evaluate(*model_, data_.test, data_.info));
     eval_s_ += seconds_since(eval_start);
     // The last step's loss was finite but its update can still have left non-finite weights.
     if (!std::isfinite(e.loss))
@@ -315,8 +365,9 @@ class Run {
   }
 
   // --- checkpoints (the layout: run_checkpoint.h) -------------------------------------
+  // Rank 0 writes it, after settle_ranks(): every rank holds the same model, optimizer and filter.
   void save_checkpoint_if_asked() {
-    if (!config_.checkpoint_path.empty()) save_run_checkpoint(config_, spec_, run_state());
+    if (!config_.checkpoint_path.empty() && collective_->rank() == 0) save_run_checkpoint(config_, spec_, run_state());
   }
 
   RunState run_state() {
@@ -333,6 +384,8 @@ class Run {
     s["iterations"] = counters_.iteration;
     s["batch_size"] = config_.batch_size;
     s["threads"] = threads_;
+    s["world_size"] = collective_->world_size();
+    s["rank"] = collective_->rank();
     s["device"] = device_.str();
     s["seed"] = config_.seed;
     s["test_acc"] = scores_.last_acc;
@@ -360,6 +413,8 @@ class Run {
 
   TrainConfig config_;
   const std::atomic<bool>* stop_;
+  std::unique_ptr<dist::Collective> collective_;  // the run's ranks; a plain Collective for one process
+  bool stop_agreed_ = false;                      // a rank was signalled (data-parallel runs)
   int64_t threads_ = 1;
   c10::Device device_ = c10::kCPU;
   data::TrainTest data_;

@@ -16,14 +16,14 @@ std::string EifSelector::filter_model_name(const TrainConfig& config, const nn::
   return spec.image_size <= 28 ? "lenet-filter" : "resnet8";
 }
 
-EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec) {
+EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec, dist::Collective& collective) {
   const nn::ModelSpec filter_spec{spec.in_channels, spec.image_size, 2};
   auto network = nn::make_model(filter_model_name(config, spec), filter_spec);
   nn::set_quant(*network, config.quant);  // the filter trains at the main model's widths
   filter_table_ = cost::count(*network, [&](const torch::Tensor& x) { return network->forward(x); },
                               {1, spec.in_channels, spec.image_size, spec.image_size});
   network->to(resolve_device(config.device));  // before the filter's optimizer takes its parameters
-  filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif);
+  filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif, collective);
 }
 
 Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
@@ -40,6 +40,15 @@ void EifSelector::observe(const data::Batch& batch, const Plan&, const torch::Te
   TORCH_CHECK(!pending_.empty(), "EifSelector::observe without a matching plan");
   filter_->learn(batch.images, pending_.front(), train_losses, loss_only_losses);
   pending_.pop_front();
+  charge_training(ledger);
+}
+
+void EifSelector::settle(cost::Ledger& ledger) {
+  filter_->train_gathered_now();
+  charge_training(ledger);
+}
+
+void EifSelector::charge_training(cost::Ledger& ledger) const {
   // The filter's training step runs its own forward with grad on the labelled instances.
   const int64_t trained = filter_->last_trained_instances();
   ledger.add_forward(cost::Phase::FilterBackward, filter_table_, trained);

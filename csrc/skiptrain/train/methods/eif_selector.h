@@ -15,11 +15,13 @@ namespace skiptrain::train {
 
 class EifSelector : public Selector {
  public:
-  EifSelector(const TrainConfig& config, const nn::ModelSpec& spec);
+  // `collective` (the run's ranks) must outlive the selector.
+  EifSelector(const TrainConfig& config, const nn::ModelSpec& spec, dist::Collective& collective);
 
   Plan plan(const data::Batch& batch, cost::Ledger& ledger) override;
   void observe(const data::Batch& batch, const Plan& plan, const torch::Tensor& train_losses,
                const torch::Tensor& loss_only_losses, cost::Ledger& ledger) override;
+  void settle(cost::Ledger& ledger) override;
   void add_metrics(nlohmann::json& record) const override;
   TensorState state() const override;
   void load_state(const TensorState& state, const std::string& what) override;
@@ -28,6 +30,9 @@ class EifSelector : public Selector {
   static std::string filter_model_name(const TrainConfig& config, const nn::ModelSpec& spec);
 
  private:
+  // Charges the filter's last training step (a forward and a backward of its instances).
+  void charge_training(cost::Ledger& ledger) const;
+
   std::unique_ptr<filter::EarlyInstanceFilter> filter_;
   cost::CostTable filter_table_;
   // Decisions whose losses have not come back yet, oldest first (observe follows plan order).

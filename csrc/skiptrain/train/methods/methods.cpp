@@ -20,8 +20,9 @@ bool uses_emp(const std::string& method) { return method == "emp" || method == "
 
 bool uses_eif(const std::string& method) { return method == "eif" || method == "eif+emp"; }
 
-std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec) {
-  if (uses_eif(config.method)) return std::make_unique<EifSelector>(config, spec);
+std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec,
+                                        dist::Collective& collective) {
+  if (uses_eif(config.method)) return std::make_unique<EifSelector>(config, spec, collective);
   const PeerOptions& p = config.peers;
   if (config.method == "smb") return std::make_unique<SmbSelector>(p.smb_fraction);
   if (config.method == "smd") return std::make_unique<SmdSelector>(p.smd_p);

@@ -40,6 +40,9 @@ class Selector {
   // charges its own work (e.g. the filter's training) to `ledger`.
   virtual void observe(const data::Batch& batch, const Plan& plan, const torch::Tensor& train_losses,
                        const torch::Tensor& loss_only_losses, cost::Ledger& ledger) {}
+  // Finishes what waits on this rank's own data (the filter's gathered instances) before a
+  // checkpoint of a data-parallel run, which holds rank 0's selector state; charges `ledger`.
+  virtual void settle(cost::Ledger& ledger) {}
   // Adds the method's figures to an evaluation record of the metrics file.
   virtual void add_metrics(nlohmann::json& record) const {}
   // Everything that changes over a run, for checkpoints.

@@ -1,0 +1,54 @@
+// Sharding and consolidation of a data-parallel run's counts; see data_parallel.h.
+#include "skiptrain/train/data_parallel.h"
+
+namespace skiptrain::train {
+
+data::Dataset shard_of(const data::Dataset& dataset, int rank, int ranks) {
+  if (ranks == 1) return dataset;
+  const int64_t n = dataset.size();
+  const int64_t begin = n * rank / ranks, end = n * (rank + 1) / ranks;
+  data::Dataset shard = dataset;
+  shard.images = dataset.images.slice(0, begin, end);
+  shard.labels = dataset.labels.slice(0, begin, end);
+  return shard;
+}
+
+Evaluation sum_evaluations(dist::Collective& collective, const Evaluation& shard) {
+  if (!collective.distributed()) return shard;
+  const auto sums = dist::sum_values(
+      collective, {static_cast<double>(shard.instances), static_cast<double>(shard.correct), shard.loss_sum});
+  Evaluation e;
+  e.instances = static_cast<int64_t>(sums[0]);
+  e.correct = static_cast<int64_t>(sums[1]);
+  e.loss_sum = sums[2];
+  if (e.instances > 0) {
+    e.accuracy = static_cast<double>(e.correct) / e.instances;
+    e.loss = e.loss_sum / e.instances;
+  }
+  return e;
+}
+
+void consolidate(dist::Collective& collective, Counters& counters, cost::Ledger& ledger) {
+  if (!collective.distributed()) return;
+  std::vector<double> values = ledger.state();
+  values.push_back(static_cast<double>(counters.instances_seen));
+  values.push_back(static_cast<double>(counters.instances_trained));
+  values.push_back(static_cast<double>(counters.loss_only));
+  values = dist::sum_values(collective, values);
+  if (collective.rank() != 0) std::fill(values.begin(), values.end(), 0.0);
+  counters.loss_only = static_cast<int64_t>(values.back());
+  values.pop_back();
+  counters.instances_trained = static_cast<int64_t>(values.back());
+  values.pop_back();
+  counters.instances_seen = static_cast<int64_t>(values.back());
+  values.pop_back();
+  ledger.load_state(values);
+}
+
+void keep_totals_on_rank_zero(const dist::Collective& collective, Counters& counters, cost::Ledger& ledger) {
+  if (collective.rank() == 0) return;
+  counters.instances_seen = counters.instances_trained = counters.loss_only = 0;
+  ledger = cost::Ledger{};
+}
+
+}  // namespace skiptrain::train
