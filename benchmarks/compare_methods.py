@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from trainer_runs import cpu_model, run_trainer
+from trainer_runs import cpu_model, run_trainer, write_markdown
 
 
 def run_once(trainer, common, extra):
@@ -77,9 +77,7 @@ def main():
             f"| {100 * statistics.mean(r.get('saving_bitops', r['saving']) for r in rs):.2f}% "
             f"| {statistics.mean(r['spent_macs'] for r in rs):.3e} "
             f"| {train_s:.2f} s | {ratio:.3f}x | {100 * (1 - ratio):.1f}% |")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ def run_trainer(trainer, args, log_path=None):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def write_markdown(path, lines):
+    """Writes a driver's table (a list of lines) to `path`, creating its folder, and prints it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def read_metrics(path):
     """The records of a --metrics JSON-lines file, in order."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

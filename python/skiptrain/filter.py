@@ -11,6 +11,7 @@ import math
 from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from skiptrain import _checks, _core
@@ -67,6 +68,14 @@ class EarlyInstanceFilter:
             each batch; T_l tracks the stream's (1 - ratio) loss quantile), "kept" or "paper"
             (keep p_High >= 0.5; T_l moved by the kept share or by the paper's R_TH).
         optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
+        process_group: the ranks of a data-parallel run that share this filter; default
+            torch.distributed's default group when it is initialized with more than one rank, else
+            none (this process alone). Each rank filters its own shard of the data (a
+            ``DistributedSampler``); the ranks keep one filter: rank 0's initial weights, the
+            batch's counts summed before T_l moves (so T_l and the kept share are the whole
+            batch's), and each training step's gradients averaged over the ranks. Needs
+            ``control="budget"``, under which every rank keeps ``ceil(ratio * m)`` of its ``m`` and
+            so takes part in every step of a ``DistributedDataParallel`` model.
 
     Raises:
         TypeError: an option of the wrong type (a str for a number, a fraction for a count).
@@ -105,6 +114,7 @@ class EarlyInstanceFilter:
         min_query: float = _core.FILTER["min_query"],
         control: str = _core.FILTER["control"],
         optimizer: Optional[torch.optim.Optimizer] = None,
+        process_group: Optional["dist.ProcessGroup"] = None,
     ):
         where = "EarlyInstanceFilter"
         _checks.module(where, "filter_model", filter_model)
@@ -125,7 +135,12 @@ class EarlyInstanceFilter:
             raise TypeError(f"{where}: options must be numbers, a str (control) and a list of ints "
                             f"(lr_milestones): {error}") from None
         _checks.by_core(where, self._make_controller, options_json)
+        self._group = _data_parallel_group(process_group)
+        if self._group is not None and control != "budget":
+            raise ValueError(f"{where}: control {control!r} can keep nothing on one rank while another trains, "
+                             f"which stalls a data-parallel loop; use control='budget' with a process group")
         self.filter_model = filter_model
+        self._broadcast_filter()
         self._own_optimizer = optimizer is None
         self.optimizer = optimizer if optimizer is not None else torch.optim.SGD(
             filter_model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -216,7 +231,8 @@ class EarlyInstanceFilter:
         self._pending = None
         kept_losses = per_instance_loss.detach().float().cpu()
         iteration = self._controller.batches()
-        labelled, labels, weights = self._controller.observe(keep, query, prob_high, kept_losses, query_losses)
+        labelled, labels, weights, counts = self._controller.label(keep, query, prob_high, kept_losses, query_losses)
+        self._controller.record(self._sum_over_ranks(counts))
         self._train_filter(x, labelled, labels, weights, iteration)
         return {"labelled": labelled, "labels": labels, "weights": weights}
 
@@ -292,7 +308,7 @@ class EarlyInstanceFilter:
 
     def _train_filter(self, x, labelled, labels, weights, iteration):
         self.last_filter_loss = 0.0
-        if labelled.numel() == 0:
+        if labelled.numel() == 0 and self._group is None:
             return
         if self._own_optimizer:
             lr = self._controller.lr_at(iteration)
@@ -301,14 +317,85 @@ class EarlyInstanceFilter:
         device = _device_of(self.filter_model, x.device)
         was_training = self.filter_model.training
         self.filter_model.train()
-        with torch.enable_grad():
-            xl = x.index_select(0, labelled.to(x.device)).to(device)
-            logits = self.filter_model(xl)
-            nll = F.cross_entropy(logits, labels.to(device), reduction="none")
-            loss = (nll * weights.to(device=device, dtype=nll.dtype)).sum()
-            self.optimizer.zero_grad()
-            loss.backward()
+        self.optimizer.zero_grad()
+        loss = torch.zeros(())
+        if labelled.numel() > 0:
+            with torch.enable_grad():
+                xl = x.index_select(0, labelled.to(x.device)).to(device)
+                logits = self.filter_model(xl)
+                nll = F.cross_entropy(logits, labels.to(device), reduction="none")
+                loss = (nll * weights.to(device=device, dtype=nll.dtype)).sum()
+                loss.backward()
+        loss = self._average_over_ranks(float(loss.detach()), labelled.numel() > 0)
+        if loss is not None:  # None: no rank labelled anything
             self.optimizer.step()
         self.filter_model.train(was_training)
         self.filter_trained_instances += labelled.numel()
-        self.last_filter_loss = float(loss.detach())
+        self.last_filter_loss = loss or 0.0
+
+    # -- data parallel ----------------------------------------------------------------------------
+
+    def _all_reduce(self, t: torch.Tensor) -> torch.Tensor:
+        # NCCL reduces GPU tensors only.
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(self._group) == "nccl" else t.device
+        on = t.to(device)
+        dist.all_reduce(on, group=self._group)
+        return on.to(t.device)
+
+    def _sum_over_ranks(self, counts: torch.Tensor) -> torch.Tensor:
+        return counts if self._group is None else self._all_reduce(counts)
+
+    def _average_over_ranks(self, loss: float, trained: bool) -> Optional[float]:
+        """Averages the filter's gradients over the ranks that trained (and its floating buffers over
+        all ranks) in one all-reduce; returns the mean of their losses, None when none trained."""
+        if self._group is None:
+            return loss
+        params = [p for p in self.filter_model.parameters() if p.requires_grad]
+        buffers = [b for b in self.filter_model.buffers() if b.is_floating_point()]
+        parts = [p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=p.device, dtype=p.dtype)
+                 for p in params]
+        parts += [b.reshape(-1).to(params[0].dtype) for b in buffers]
+        parts.append(torch.tensor([loss, float(trained)], dtype=params[0].dtype, device=params[0].device))
+        flat = self._all_reduce(torch.cat(parts))
+        trained_ranks = float(flat[-1])
+        if trained_ranks == 0:
+            return None
+        ranks = dist.get_world_size(self._group)
+        offset = 0
+        with torch.no_grad():
+            for p in params:
+                grad = flat[offset:offset + p.numel()].view_as(p) / trained_ranks
+                if p.grad is None:
+                    p.grad = grad.clone()
+                else:
+                    p.grad.copy_(grad)
+                offset += p.numel()
+            for b in buffers:
+                b.copy_(flat[offset:offset + b.numel()].view_as(b) / ranks)
+                offset += b.numel()
+        return float(flat[-2]) / trained_ranks
+
+    def _broadcast_filter(self) -> None:
+        """Every rank starts from the filter of the group's rank 0."""
+        if self._group is None:
+            return
+        source = dist.get_global_rank(self._group, 0)
+        with torch.no_grad():
+            for t in list(self.filter_model.parameters()) + list(self.filter_model.buffers()):
+                self._broadcast(t, source)
+
+    def _broadcast(self, t: torch.Tensor, source: int) -> None:
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(self._group) == "nccl" else t.device
+        on = t.detach().to(device).contiguous()
+        dist.broadcast(on, src=source, group=self._group)
+        t.copy_(on)
+
+
+def _data_parallel_group(process_group):
+    """The group a filter shares itself with: the one given, else torch.distributed's default group
+    when initialized with more than one rank; None for a single process."""
+    if process_group is not None:
+        return process_group if dist.get_world_size(process_group) > 1 else None
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.group.WORLD
+    return None

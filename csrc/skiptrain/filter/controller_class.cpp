@@ -44,6 +44,16 @@ c10::Dict<std::string, double> metrics_dict(const FilterMetrics& m) {
   return d;
 }
 
+// The Decision that decide() returned to Python as (keep, query, prob_high).
+Decision decision_of(const torch::Tensor& keep, const torch::Tensor& query, const torch::Tensor& prob_high) {
+  Decision d;
+  d.keep = keep.to(torch::kCPU, torch::kInt64).reshape({-1});
+  d.query = query.to(torch::kCPU, torch::kInt64).reshape({-1});
+  d.prob_high = prob_high.detach().to(torch::kCPU, torch::kFloat32).reshape({-1});
+  d.incoming = d.prob_high.numel();
+  return d;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
@@ -68,14 +78,19 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
       .def("observe",
            [](const Self& self, const torch::Tensor& keep, const torch::Tensor& query, const torch::Tensor& prob_high,
               const torch::Tensor& kept_losses, const torch::Tensor& query_losses) -> Triple {
-             Decision d;
-             d.keep = keep.to(torch::kCPU, torch::kInt64).reshape({-1});
-             d.query = query.to(torch::kCPU, torch::kInt64).reshape({-1});
-             d.prob_high = prob_high.detach().to(torch::kCPU, torch::kFloat32).reshape({-1});
-             d.incoming = d.prob_high.numel();
-             Feedback f = self->controller.observe(d, kept_losses, query_losses);
+             Feedback f = self->controller.observe(decision_of(keep, query, prob_high), kept_losses, query_losses);
              return {f.labelled, f.labels, f.weights};
            })
+      // observe() in two halves, for a data-parallel loop: label() gives the feedback and the batch's
+      // counts (int64 [8], changing nothing); the loop sums the counts over its ranks
+      // (torch.distributed.all_reduce) and hands them to record(), which moves T_l and the figures.
+      .def("label",
+           [](const Self& self, const torch::Tensor& keep, const torch::Tensor& query, const torch::Tensor& prob_high,
+              const torch::Tensor& kept_losses, const torch::Tensor& query_losses) {
+             Labelling l = self->controller.label(decision_of(keep, query, prob_high), kept_losses, query_losses);
+             return std::make_tuple(l.feedback.labelled, l.feedback.labels, l.feedback.weights, l.counts);
+           })
+      .def("record", [](const Self& self, const torch::Tensor& counts) { self->controller.record(counts); })
       .def("threshold", [](const Self& self) { return self->controller.threshold(); })
       .def("r_th", [](const Self& self) { return self->controller.r_th(); })
       .def("batches", [](const Self& self) { return self->controller.batches(); })
