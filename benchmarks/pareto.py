@@ -48,6 +48,10 @@ CIFAR_METHODS = {
     "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
     "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],
     "eif+emp v2": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2],
+    # How much does the filter's ranking add? v2's kept half all by rank (rs0), or all drawn
+    # uniformly (rs1: the filter only costs; the same budget, tail and weights otherwise).
+    "eif v2 rs0": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0"],
+    "eif v2 rs1": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "1"],
 }
 PRESETS = {
     "resnet20-cifar10": dict(

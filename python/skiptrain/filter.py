@@ -335,10 +335,15 @@ class EarlyInstanceFilter:
 
     # -- data parallel ----------------------------------------------------------------------------
 
+    def _backend_device(self, t: torch.Tensor) -> torch.device:
+        """Where the group's collectives take `t`: NCCL reduces GPU tensors only (the filter's GPU)."""
+        if dist.get_backend(self._group) != "nccl":
+            return t.device
+        device = _device_of(self.filter_model, t.device)
+        return device if device.type == "cuda" else torch.device("cuda", torch.cuda.current_device())
+
     def _all_reduce(self, t: torch.Tensor) -> torch.Tensor:
-        # NCCL reduces GPU tensors only.
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(self._group) == "nccl" else t.device
-        on = t.to(device)
+        on = t.to(self._backend_device(t))
         dist.all_reduce(on, group=self._group)
         return on.to(t.device)
 
@@ -385,8 +390,7 @@ class EarlyInstanceFilter:
                 self._broadcast(t, source)
 
     def _broadcast(self, t: torch.Tensor, source: int) -> None:
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(self._group) == "nccl" else t.device
-        on = t.detach().to(device).contiguous()
+        on = t.detach().to(self._backend_device(t)).contiguous()
         dist.broadcast(on, src=source, group=self._group)
         t.copy_(on)
 

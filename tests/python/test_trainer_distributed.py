@@ -21,12 +21,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_ranks(trainer, args, world=WORLD, port=None):
-    """Starts `world` trainer processes of one run; returns them (stdout/stderr piped)."""
-    port = port or free_port()
-    return [subprocess.Popen([trainer, *map(str, args), "--device", "cpu", "--world-size", str(world),
-                              "--rank", str(rank), "--master-port", str(port), "--dist-timeout", "60"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_ranks(trainer, args, world=WORLD, rank_args=lambda rank: []):
+    """Starts `world` trainer processes of one run (each with `args` and its `rank_args(rank)`);
+    returns them (stdout/stderr piped)."""
+    port = free_port()
+    return [subprocess.Popen([trainer, *map(str, args), *map(str, rank_args(rank)), "--device", "cpu",
+                              "--world-size", str(world), "--rank", str(rank), "--master-port", str(port),
+                              "--dist-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for rank in range(world)]
 
 
@@ -149,3 +150,10 @@ def test_a_signal_to_one_rank_stops_every_rank_after_the_same_step(trainer, tiny
     epochs = 1 + summary["iterations"] // 8
     resumed = finish(start_ranks(trainer, [*checkpointed_eif_args(tiny_mnist, checkpoint, epochs), "--resume"]))
     assert resumed["iterations"] == 8 * epochs
+
+
+def test_ranks_started_with_different_flags_all_stop_naming_it(trainer, tiny_mnist):
+    ranks = start_ranks(trainer, train_args(tiny_mnist, "--epochs", 1), rank_args=lambda rank: ["--seed", rank])
+    errors = [p.communicate(timeout=120)[1] for p in ranks]
+    assert [p.returncode for p in ranks] == [2, 2], errors
+    assert "this rank's differ from rank 0's" in errors[1] and "started with different training flags" in errors[0]

@@ -30,10 +30,10 @@ Collective& single_process();
 std::vector<double> sum_values(Collective& collective, const std::vector<double>& values);
 
 // One all-reduce for a training step of a replicated model: every parameter's gradient (an
-// undefined one as zeros, so a rank that trained nothing still takes part) is summed over the
-// ranks, every floating buffer (BatchNorm's running statistics) averaged, and `extra` (scalars
-// riding along, e.g. the rank's loss sum) summed and returned. A no-op, returning `extra`,
-// for one process.
+// undefined one as zeros, so a rank that trained nothing still takes part; left undefined where no
+// rank has one) is summed over the ranks, every floating buffer (BatchNorm's running statistics)
+// averaged, and `extra` (scalars riding along, e.g. the rank's loss sum, summed in the parameters'
+// dtype) summed and returned. A no-op, returning `extra`, for one process.
 std::vector<double> sum_gradients(Collective& collective, const std::vector<torch::Tensor>& parameters,
                                   const std::vector<torch::Tensor>& buffers, const std::vector<double>& extra);
 

@@ -27,6 +27,7 @@ LaunchOptions LaunchOptions::resolved() const {
   LaunchOptions r = *this;
   if (r.world_size == 0) r.world_size = env_integer("WORLD_SIZE", 1);
   if (r.rank == -1) r.rank = env_integer("RANK", 0);
+  if (r.local_rank == -1) r.local_rank = env_integer("LOCAL_RANK", r.rank);
   if (r.master_addr.empty()) {
     const char* addr = std::getenv("MASTER_ADDR");
     r.master_addr = addr != nullptr && *addr != '\0' ? addr : "127.0.0.1";
@@ -35,6 +36,7 @@ LaunchOptions LaunchOptions::resolved() const {
   if (r.world_size < 1) reject_flag("--world-size (or WORLD_SIZE)", "a positive number of processes", r.world_size);
   if (r.rank < 0 || r.rank >= r.world_size)
     reject_flag("--rank (or RANK)", ("in [0, " + std::to_string(r.world_size) + "), the world size").c_str(), r.rank);
+  if (r.local_rank < 0) reject_flag("LOCAL_RANK", "a rank >= 0", r.local_rank);
   if (r.master_port < 1 || r.master_port > 65535)
     reject_flag("--master-port (or MASTER_PORT)", "in [1, 65535]", r.master_port);
   if (r.backend != "auto" && r.backend != "gloo" && r.backend != "nccl")

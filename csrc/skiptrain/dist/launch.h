@@ -19,6 +19,8 @@ struct LaunchOptions {
   int64_t world_size = 0;
   // --rank: this process's rank in [0, world size); -1 = $RANK, or 0 when unset.
   int64_t rank = -1;
+  // $LOCAL_RANK (torchrun), else the rank: which of this host's GPUs --device cuda (or auto) means.
+  int64_t local_rank = -1;
   // --master-addr: the host of rank 0, which hosts the rendezvous; empty = $MASTER_ADDR, or 127.0.0.1.
   std::string master_addr;
   // --master-port: the rendezvous port; 0 = $MASTER_PORT, or 29500.

@@ -41,35 +41,39 @@ std::string env_or(const char* name, const std::string& fallback) {
 
 class ProcessGroupCollective : public Collective {
  public:
-  ProcessGroupCollective(c10::intrusive_ptr<c10d::Backend> backend, const LaunchOptions& options)
-      : backend_(std::move(backend)), options_(options) {}
+  // `device`: where the backend's tensors must be (NCCL: the rank's GPU; Gloo: the CPU).
+  ProcessGroupCollective(c10::intrusive_ptr<c10d::Backend> backend, const LaunchOptions& options, c10::Device device)
+      : backend_(std::move(backend)), options_(options), device_(device) {}
 
   int rank() const override { return static_cast<int>(options_.rank); }
   int world_size() const override { return static_cast<int>(options_.world_size); }
 
   void sum(torch::Tensor& t) override {
-    std::vector<at::Tensor> tensors{t};
-    guarded("a sum", [&] { backend_->allreduce(tensors)->wait(); });
+    guarded("a sum", t, [&](std::vector<at::Tensor>& on) { backend_->allreduce(on)->wait(); });
   }
 
   void broadcast(torch::Tensor& t) override {
-    std::vector<at::Tensor> tensors{t};
     c10d::BroadcastOptions root;
     root.rootRank = 0;
-    guarded("a broadcast", [&] { backend_->broadcast(tensors, root)->wait(); });
+    guarded("a broadcast", t, [&](std::vector<at::Tensor>& on) { backend_->broadcast(on, root)->wait(); });
   }
 
  private:
+  // Runs `collective` on `t` (or on a copy on the backend's device, copied back), turning a failure
+  // into one TrainingError that says what to do.
   template <typename F>
-  void guarded(const char* what, F&& body) {
+  void guarded(const char* what, torch::Tensor& t, F&& collective) {
     try {
-      body();
+      std::vector<at::Tensor> on{t.device() == device_ ? t : t.to(device_)};
+      collective(on);
+      if (!on[0].is_same(t)) t.copy_(on[0]);
     } catch (const std::exception& e) {
       throw TrainingError("rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.world_size) +
                           " lost the other ranks during " + what + " (" + first_line(e.what()) +
-                          "): a rank stopped or is unreachable, or waited longer than --dist-timeout " +
+                          "): a rank stopped (its own error says why) or is unreachable, or waited longer than "
+                          "--dist-timeout " +
                           seconds(options_.timeout_s) +
-                          ". The last checkpoint is intact: start every rank again with --resume");
+                          ". Any checkpoint the run wrote is intact: start every rank again with --resume");
     }
   }
 
@@ -77,6 +81,7 @@ class ProcessGroupCollective : public Collective {
 
   c10::intrusive_ptr<c10d::Backend> backend_;
   LaunchOptions options_;
+  c10::Device device_;
 };
 
 c10::intrusive_ptr<c10d::Backend> make_backend(const LaunchOptions& o, const std::string& backend,
@@ -124,13 +129,12 @@ std::unique_ptr<Collective> connect(const LaunchOptions& o, const c10::Device& d
     // A restarted torchrun attempt must not read the keys of the last one from the agent's store.
     auto store =
         c10::make_intrusive<c10d::PrefixStore>("skiptrain/" + env_or("TORCHELASTIC_RESTART_COUNT", "0") + "/", tcp);
-    auto collective = std::make_unique<ProcessGroupCollective>(make_backend(o, backend, store), o);
+    const c10::Device backend_device = backend == "nccl" ? device : c10::Device(c10::kCPU);
+    auto process_group = make_backend(o, backend, store);
     // The first collective completes the rendezvous on every rank before training starts.
-    auto ready = torch::ones({1}, torch::TensorOptions(device));
-    collective->sum(ready);
-    return collective;
-  } catch (const TrainingError&) {
-    throw;
+    std::vector<at::Tensor> ready{torch::ones({1}, torch::TensorOptions(backend_device))};
+    process_group->allreduce(ready)->wait();
+    return std::make_unique<ProcessGroupCollective>(process_group, o, backend_device);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw TrainingError("rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) +

@@ -25,7 +25,7 @@ namespace {
 template <typename T>
 std::vector<T> to_vector(const torch::Tensor& t, int64_t expected, const char* name) {
   if (expected == 0 && (!t.defined() || t.numel() == 0)) return {};
-  TORCH_CHECK(t.defined() && t.numel() == expected, "FilterController::observe: ", name, " must hold ", expected,
+  TORCH_CHECK(t.defined() && t.numel() == expected, "FilterController: ", name, " must hold ", expected,
               " entries (one per index of the decision), got ", t.defined() ? t.numel() : 0);
   const auto c = t.detach().reshape({expected}).to(torch::kCPU, c10::CppTypeToScalarType<T>::value).contiguous();
   const T* data = c.template data_ptr<T>();

@@ -76,8 +76,8 @@ struct FilterMetrics {
 // One batch's labels and counts, as FilterController::label() finds them and record() takes them.
 struct Labelling {
   Feedback feedback;
-  // int64 [7]: incoming, kept, queried, labelled, labelled High, wrong predictions, and the hits
-  // that move T_l, then [7] = 1 when a loss was NaN (the batch must not move T_l). In a
+  // int64 [8]: incoming, kept, queried, labelled, labelled High, wrong predictions, the hits that
+  // move T_l, and 1 when a loss was NaN (the batch must not move T_l). In a
   // data-parallel run each rank labels its shard and the counts are summed over the ranks before
   // record(), so that every rank's T_l, window and totals are the run's and stay equal.
   torch::Tensor counts;

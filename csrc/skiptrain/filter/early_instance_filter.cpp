@@ -82,6 +82,7 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
 }
 
 void EarlyInstanceFilter::train_gathered_now() {
+  last_trained_ = 0;
   if (gathered_by_all_ == 0) return;
   sgd_.set_lr(options_.lr_at(controller_.batches() - 1));
   train_on_gathered();

@@ -54,7 +54,8 @@ class EarlyInstanceFilter {
   // AND a backward of this many instances (the step runs its own forward with grad).
   int64_t last_trained_instances() const { return last_trained_; }
   // Trains on the instances gathered so far, if the ranks hold any (a collective in a data-parallel
-  // run): before a checkpoint, which holds rank 0's filter only.
+  // run): before a checkpoint, which holds rank 0's filter only. last_trained_instances() then
+  // counts this step alone (0 when none ran).
   void train_gathered_now();
   // Totals of the two counts since the start.
   int64_t total_forward_instances() const { return total_forward_; }

@@ -1,7 +1,35 @@
 // Sharding and consolidation of a data-parallel run's counts; see data_parallel.h.
 #include "skiptrain/train/data_parallel.h"
 
+#include "skiptrain/errors.h"
+#include "skiptrain/filter/options_json.h"
+#include "skiptrain/train/trainer.h"
+
+#include <algorithm>
+#include <functional>
+
 namespace skiptrain::train {
+
+void require_same_training(dist::Collective& collective, const TrainConfig& config) {
+  if (!collective.distributed()) return;
+  nlohmann::json training = config_to_json(config);
+  for (const char* per_rank : {"data_dir", "threads", "device"}) training.erase(per_rank);
+  training["eif"] = filter::options_to_json(config.eif);
+  training["emp"] = {config.emp.keep, config.emp.gamma1, config.emp.gamma2, config.emp_skip_first};
+  const PeerOptions& p = config.peers;
+  training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window};
+  training["eif_model"] = config.eif_model;
+  training["resume"] = config.resume;
+  const auto mine = static_cast<int64_t>(std::hash<std::string>{}(training.dump()));
+  auto rank_zeros = torch::tensor({mine}, torch::kInt64);
+  collective.broadcast(rank_zeros);
+  const bool differs = rank_zeros.item<int64_t>() != mine;
+  if (dist::sum_values(collective, {differs ? 1.0 : 0.0})[0] > 0)
+    throw InputError(std::string("the ranks were started with different training flags (this rank's ") +
+                     (differs ? "differ from" : "match") +
+                     " rank 0's): start every rank with the same flags, --resume included (only --data-dir, "
+                     "--threads, --device and --rank may differ)");
+}
 
 data::Dataset shard_of(const data::Dataset& dataset, int rank, int ranks) {
   if (ranks == 1) return dataset;

@@ -7,10 +7,16 @@
 #include "skiptrain/cost/ledger.h"
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/dist/collective.h"
+#include "skiptrain/train/config.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/run_checkpoint.h"
 
 namespace skiptrain::train {
+
+// Every rank must run the same training (the same flags, but for where its files are, its threads
+// and its device): else their collectives would not match. Throws InputError on every rank when
+// one rank's flags differ from rank 0's.
+void require_same_training(dist::Collective& collective, const TrainConfig& config);
 
 // Rank `rank` of `ranks`' contiguous share of `dataset` (all of it for one rank).
 data::Dataset shard_of(const data::Dataset& dataset, int rank, int ranks);

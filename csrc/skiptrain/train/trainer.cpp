@@ -90,11 +90,12 @@ class Run {
   }
 
  private:
-  // Before a record or checkpoint of a data-parallel run: the selectors finish what waits on each
-  // rank's own data (a checkpoint holds rank 0's), then rank 0 takes the run's totals.
+  // Before each record (and checkpoint) of a data-parallel run: the selectors finish what waits on
+  // each rank's own data (a checkpoint holds rank 0's; done with or without --checkpoint, so that
+  // both train alike), then rank 0 takes the run's totals.
   void settle_ranks() {
     if (!collective_->distributed()) return;
-    if (!config_.checkpoint_path.empty()) selector_->settle(ledger_);
+    selector_->settle(ledger_);
     consolidate(*collective_, counters_, ledger_);
   }
 
@@ -110,9 +111,11 @@ class Run {
     if (launch.world_size > 1 && uses_eif(config_.method) && config_.eif_batching == "accumulate")
       throw InputError("--eif-batching accumulate: not available in a data-parallel run (world size " +
                        std::to_string(launch.world_size) + "), whose ranks must step together; use shrink");
-    device_ = resolve_device(config_.device);
+    device_ = resolve_device(config_.device, launch.local_rank);
+    config_.device = device_.str();  // what the filter's network (methods/) is placed on too
     threads_ = configure_threads(config_.threads);
     collective_ = dist::connect(launch, device_);
+    require_same_training(*collective_, config_);
     torch::manual_seed(config_.seed);
 
     const auto load_start = Clock::now();
@@ -251,7 +254,7 @@ class Run {
     optimizer_->step();
     ledger_.add_forward(cost::Phase::MainForward, table_, k);
     ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
-    if (pruning_.any)
+    if (pruning_.any && k > 0)
       ledger_.add_macs(cost::Phase::Selection,
                        pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
     counters_.instances_trained += k;

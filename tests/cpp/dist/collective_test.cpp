@@ -40,11 +40,13 @@ TEST(Collective, TwoRanksSumAndBroadcast) {
 TEST(Collective, GradientsSummedBuffersAveragedAndARankWithoutGradientsTakesPart) {
   skiptrain::test::on_loopback_ranks(2, [](Collective& c) {
     auto weight = torch::zeros({2, 2}, torch::requires_grad());
+    auto unused = torch::zeros({3}, torch::requires_grad());  // no rank has a gradient for it
     auto running_mean = torch::full({2}, c.rank() == 0 ? 1.0f : 3.0f);
     auto counter = torch::tensor({c.rank() == 0 ? 5 : 9}, torch::kInt64);  // not floating: left alone
     if (c.rank() == 0) (weight * torch::tensor({{1.0f, 2.0f}, {3.0f, 4.0f}})).sum().backward();
-    const auto extra = skiptrain::dist::sum_gradients(c, {weight}, {running_mean, counter}, {c.rank() + 0.5});
+    const auto extra = skiptrain::dist::sum_gradients(c, {weight, unused}, {running_mean, counter}, {c.rank() + 0.5});
     ASSERT_TRUE(weight.grad().defined());
+    EXPECT_FALSE(unused.grad().defined());  // as in one process, where the optimizer skips it
     EXPECT_TRUE(torch::equal(weight.grad(), torch::tensor({{1.0f, 2.0f}, {3.0f, 4.0f}})));
     EXPECT_TRUE(torch::equal(running_mean, torch::full({2}, 2.0f)));
     EXPECT_EQ(counter.item<int64_t>(), c.rank() == 0 ? 5 : 9);
