@@ -52,6 +52,9 @@ CIFAR_METHODS = {
     # uniformly (rs1: the filter only costs; the same budget, tail and weights otherwise).
     "eif v2 rs0": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0"],
     "eif v2 rs1": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "1"],
+    # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
+    # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).
+    "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],
 }
 PRESETS = {
     "resnet20-cifar10": dict(
