@@ -44,6 +44,8 @@ CIFAR_METHODS = {
     "emp": ["--method", "emp", "--emp-keep", "0.5"],
     # Channels scored by their error map alone: does the weight-norm term starve small filters?
     "emp err-only": ["--method", "emp", "--emp-keep", "0.5", "--emp-gamma1", "0"],
+    # Does weight decay starve pruned channels? Spare a channel's weights in the steps that prune it.
+    "emp no-decay-pruned": ["--method", "emp", "--emp-keep", "0.5", "--emp-decay-pruned", "false"],
     "eif": ["--method", "eif", "--eif-ratio", "0.5"],
     "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
     "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],

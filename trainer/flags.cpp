@@ -40,6 +40,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--emp-skip-first", c.emp_skip_first, "leave the first conv dense (true/false)")
       ->capture_default_str();
+  cmd.add_option("--emp-decay-pruned", c.emp_decay_pruned,
+                 "weight decay also shrinks the channels pruned in a step (true/false)")
+      ->capture_default_str();
   cmd.add_option("--quant-bits", c.quant.bits, "width of quantized activations and weights (2..16; 32: float)")
       ->capture_default_str();
   cmd.add_option("--quant-grad-bits", c.quant.grad_bits,

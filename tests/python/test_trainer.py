@@ -168,3 +168,18 @@ def test_random_share_keeps_the_budget_and_changes_the_pick(trainer, tiny_mnist)
     proc, _ = run_trainer(trainer, "train", "--data-dir", tiny_mnist, "--dataset", "mnist", "--method", "eif",
                           "--eif-random-share", "1.5", check=False)
     assert proc.returncode != 0 and "--eif-random-share" in proc.stderr
+
+
+def test_emp_decay_pruned_false_spares_the_pruned_channels_from_weight_decay(trainer, tiny_mnist):
+    # Same run with weight decay, pruned channels decayed (the default) or spared: the models differ;
+    # without EMP the flag changes nothing.
+    base = ["train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", tiny_mnist, "--iterations", 12,
+            "--threads", 1, "--weight-decay", 0.05, "--eval-every", 0]
+    losses = {}
+    for method in ("emp", "sgd"):
+        for spare in ("true", "false"):
+            _, summary = run_trainer(trainer, *base, "--method", method, "--emp-keep", 0.25,
+                                     "--emp-decay-pruned", spare)
+            losses[method, spare] = summary["test_loss"]
+    assert losses["emp", "true"] != losses["emp", "false"]
+    assert losses["sgd", "true"] == losses["sgd", "false"]

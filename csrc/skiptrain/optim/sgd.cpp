@@ -14,13 +14,22 @@ void Sgd::zero_grad() {
   for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();
 }
 
+// What weight decay pulls on: `p`, or its rows with a non-zero gradient (see SgdOptions).
+torch::Tensor Sgd::decayed(const torch::Tensor& p, const torch::Tensor& grad) const {
+  if (options_.decay_rows_without_gradient || p.dim() < 2) return p;
+  std::vector<int64_t> row_shape(p.dim(), 1);
+  row_shape[0] = p.size(0);
+  const auto has_gradient = grad.ne(0).flatten(1).any(1).view(row_shape);
+  return p * has_gradient;
+}
+
 void Sgd::step() {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < parameters_.size(); ++i) {
     auto& p = parameters_[i];
     if (!p.grad().defined()) continue;
     torch::Tensor d = p.grad();
-    if (options_.weight_decay != 0) d = d.add(p, options_.weight_decay);
+    if (options_.weight_decay != 0) d = d.add(decayed(p, d), options_.weight_decay);
     if (options_.momentum != 0) {
       if (!momentum_[i].defined()) {
         momentum_[i] = d.clone();

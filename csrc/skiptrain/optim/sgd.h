@@ -16,6 +16,10 @@ struct SgdOptions {
   double lr = 0.01;
   double momentum = 0.0;
   double weight_decay = 0.0;
+  // false: weight decay spares the output rows (first dimension) of a weight whose gradient row is
+  // all zero in this step, as Error Map Pruning leaves a pruned channel's; the rows that are
+  // pruned step after step then keep their size instead of shrinking towards never being kept.
+  bool decay_rows_without_gradient = true;
 };
 
 class Sgd {
@@ -35,6 +39,7 @@ class Sgd {
   void load_state(const TensorState& state, const std::string& what);
 
  private:
+  torch::Tensor decayed(const torch::Tensor& p, const torch::Tensor& grad) const;
   std::vector<torch::Tensor> parameters_;
   std::vector<torch::Tensor> momentum_;  // undefined until the parameter's first step
   SgdOptions options_;

@@ -77,6 +77,10 @@ struct TrainConfig {
   nn::EmpSettings emp{0.5};
   // --emp-skip-first: leave the first conv (whose input is data) dense.
   bool emp_skip_first = true;
+  // --emp-decay-pruned: weight decay also shrinks the weights of a channel pruned in this step
+  // (true, as torch.optim.SGD would); false spares them (optim::SgdOptions), so that a channel
+  // with small weights is not decayed further while pruning keeps it from learning.
+  bool emp_decay_pruned = true;
   // --quant-bits / --quant-grad-bits: quantized training of every conv and linear layer, the
   // filter's included (32 / 0 = float; see nn/quant_settings.h). Composes with every method.
   nn::QuantSettings quant;

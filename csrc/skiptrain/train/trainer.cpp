@@ -137,8 +137,9 @@ class Run {
     channels_last_ = device_.is_cuda() || !pruning_.any || pruning_.channels_last_share >= 0.5;
     if (channels_last_) use_channels_last(*model_);
     dist::broadcast_module(*collective_, model_->parameters(), model_->buffers());  // one model on every rank
-    optimizer_ = std::make_unique<optim::Sgd>(model_->parameters(),
-                                              optim::SgdOptions{config_.lr, config_.momentum, config_.weight_decay});
+    optim::SgdOptions sgd{config_.lr, config_.momentum, config_.weight_decay};
+    sgd.decay_rows_without_gradient = !uses_emp(config_.method) || config_.emp_decay_pruned;
+    optimizer_ = std::make_unique<optim::Sgd>(model_->parameters(), sgd);
     lr_schedule_ = config_.lr_schedule();
     selector_ = make_selector(config_, spec_, *collective_);
     if (uses_eif(config_.method) && config_.eif_batching == "accumulate")

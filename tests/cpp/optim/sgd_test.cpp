@@ -31,6 +31,25 @@ TEST(Sgd, SkipsParametersWithoutGradient) {
   EXPECT_TRUE(torch::equal(p, torch::ones({2})));
 }
 
+// With decay_rows_without_gradient false, a row whose gradient is all zero (a pruned channel's)
+// keeps its weights; the other rows decay as before; a bias (1-D) always decays.
+TEST(Sgd, CanSpareRowsWithoutGradientFromWeightDecay) {
+  for (const bool spare : {false, true}) {
+    auto w = torch::ones({2, 3}).requires_grad_();
+    auto b = torch::ones({2}).requires_grad_();
+    w.mutable_grad() = torch::tensor({{0.0f, 0.0f, 0.0f}, {0.0f, 1.0f, 0.0f}});
+    b.mutable_grad() = torch::zeros({2});
+    skiptrain::optim::SgdOptions o{0.5, 0.0, 0.1};
+    o.decay_rows_without_gradient = !spare;
+    skiptrain::optim::Sgd sgd({w, b}, o);
+    sgd.step();
+    const auto kept_row = spare ? torch::ones({3}) : torch::full({3}, 0.95f);
+    EXPECT_TRUE(torch::allclose(w[0], kept_row)) << spare;
+    EXPECT_TRUE(torch::allclose(w[1], torch::tensor({0.95f, 0.45f, 0.95f})));
+    EXPECT_TRUE(torch::allclose(b, torch::full({2}, 0.95f)));
+  }
+}
+
 TEST(Sgd, StateRoundTripContinuesIdentically) {
   auto run = [](bool reload) {
     torch::manual_seed(1);
