@@ -20,37 +20,25 @@ import datetime
 import json
 import os
 import shlex
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from trainer_runs import cpu_model, write_markdown
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from trainer_runs import cpu_model, start_ranks, write_markdown
 
 
 def run_ranks(trainer, flags, processes, threads, device):
     """One run on `processes` ranks; returns (rank 0's summary, seconds from launch to the last exit)."""
-    port = free_port()
-    procs = []
+    args = ["train", *flags, "--threads", threads, "--progress", "none"]
     start = time.perf_counter()
-    for rank in range(processes):
-        rank_device = f"cuda:{rank}" if device == "cuda" else device
-        cmd = [str(trainer), "train", *flags, "--threads", str(threads), "--device", rank_device, "--progress", "none",
-               "--world-size", str(processes), "--rank", str(rank), "--master-port", str(port)]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    procs = start_ranks(trainer, args, processes,
+                        rank_args=lambda rank: ["--device", f"cuda:{rank}" if device == "cuda" else device])
     outputs = [p.communicate() for p in procs]
     wall = time.perf_counter() - start
     for rank, (p, (_, err)) in enumerate(zip(procs, outputs)):
         if p.returncode != 0:
-            sys.exit(f"rank {rank} of {processes} failed ({p.returncode}): {shlex.join(cmd)}\n{err}")
+            sys.exit(f"rank {rank} of {processes} failed ({p.returncode}): {shlex.join(map(str, args))}\n{err}")
     return json.loads(outputs[0][0].strip().splitlines()[-1]), wall
 
 

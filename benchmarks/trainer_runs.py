@@ -4,6 +4,7 @@ reproduce.py so that both read the trainer's output the same way."""
 import json
 import platform
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,24 @@ def write_markdown(path, lines):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def free_port():
+    """A TCP port on loopback that was free a moment ago (the kernel's pick for port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ranks(trainer, args, world, rank_args=lambda rank: []):
+    """Starts the `world` processes of one data-parallel trainer run on loopback: each `trainer ARGS
+    RANK_ARGS(rank) --world-size W --rank r --master-port P`. Returns the Popen objects (stdout and
+    stderr piped, text)."""
+    port = free_port()
+    return [subprocess.Popen([str(trainer), *map(str, args), *map(str, rank_args(rank)), "--world-size", str(world),
+                              "--rank", str(rank), "--master-port", str(port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for rank in range(world)]
 
 
 def read_metrics(path):

@@ -3,32 +3,25 @@ the same global batch, the filter's kept share over the whole batch, a killed ra
 other with a clear error (no hang) and a --resume that continues exactly, and torchrun's launch."""
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import run_trainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import trainer_runs  # noqa: E402
+from trainer_runs import free_port  # noqa: E402
+
 WORLD = 2
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_ranks(trainer, args, world=WORLD, rank_args=lambda rank: []):
-    """Starts `world` trainer processes of one run (each with `args` and its `rank_args(rank)`);
-    returns them (stdout/stderr piped)."""
-    port = free_port()
-    return [subprocess.Popen([trainer, *map(str, args), *map(str, rank_args(rank)), "--device", "cpu",
-                              "--world-size", str(world), "--rank", str(rank), "--master-port", str(port),
-                              "--dist-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for rank in range(world)]
+def start_ranks(trainer, args, rank_args=lambda rank: []):
+    """Starts the WORLD processes of one CPU run (benchmarks/trainer_runs.py launches them)."""
+    return trainer_runs.start_ranks(trainer, [*args, "--device", "cpu", "--dist-timeout", 60], WORLD, rank_args)
 
 
 def finish(ranks, timeout=300):

@@ -10,11 +10,24 @@ Collective& single_process() {
   return one;
 }
 
-std::vector<double> sum_values(Collective& collective, const std::vector<double>& values) {
+namespace {
+
+template <typename T>
+std::vector<T> summed(Collective& collective, const std::vector<T>& values) {
   if (!collective.distributed() || values.empty()) return values;
-  auto t = torch::tensor(values, torch::kFloat64);
+  auto t = torch::tensor(values, c10::CppTypeToScalarType<T>::value);
   collective.sum(t);
-  return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+  return {t.template data_ptr<T>(), t.template data_ptr<T>() + t.numel()};
+}
+
+}  // namespace
+
+std::vector<double> sum_values(Collective& collective, const std::vector<double>& values) {
+  return summed(collective, values);
+}
+
+std::vector<int64_t> sum_counts(Collective& collective, const std::vector<int64_t>& counts) {
+  return summed(collective, counts);
 }
 
 std::vector<double> sum_gradients(Collective& collective, const std::vector<torch::Tensor>& parameters,

@@ -28,6 +28,8 @@ Collective& single_process();
 
 // The sum over ranks of `values` (float64 on the CPU), returned.
 std::vector<double> sum_values(Collective& collective, const std::vector<double>& values);
+// The same for counts (int64, exact).
+std::vector<int64_t> sum_counts(Collective& collective, const std::vector<int64_t>& counts);
 
 // One all-reduce for a training step of a replicated model: every parameter's gradient (an
 // undefined one as zeros, so a rank that trained nothing still takes part; left undefined where no

@@ -255,15 +255,12 @@ Labelling FilterController::label(const Decision& decision, const torch::Tensor&
   const auto is_nan = [](double x) { return std::isnan(x); };
   const bool has_nan = std::any_of(keep_losses.begin(), keep_losses.end(), is_nan) ||
                        std::any_of(q_losses.begin(), q_losses.end(), is_nan);
-  return {std::move(f),
-          torch::tensor(std::vector<int64_t>{m, n_keep, n_query, n_keep + n_query, high, wrong, hits, has_nan ? 1 : 0},
-                        torch::kInt64)};
+  return {std::move(f), {m, n_keep, n_query, n_keep + n_query, high, wrong, hits, has_nan ? 1 : 0}};
 }
 
-void FilterController::record(const torch::Tensor& counts) {
-  TORCH_CHECK(counts.defined() && counts.numel() == 8, "FilterController::record: counts must hold 8 entries ",
-              "(use Labelling::counts), got ", counts.defined() ? counts.numel() : 0);
-  const auto c = to_vector<int64_t>(counts, 8, "counts");
+void FilterController::record(const std::vector<int64_t>& c) {
+  TORCH_CHECK_VALUE(c.size() == 8, "FilterController::record: counts must hold 8 entries (use Labelling::counts), got ",
+                    c.size());
   const int64_t m = c[0], n_keep = c[1], n_query = c[2], labelled = c[3], high = c[4], wrong = c[5], hits = c[6];
   if (c[7] == 0) threshold_.update(hits, m);
   ++batches_;

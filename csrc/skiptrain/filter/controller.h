@@ -80,7 +80,7 @@ struct Labelling {
   // move T_l, and 1 when a loss was NaN (the batch must not move T_l). In a
   // data-parallel run each rank labels its shard and the counts are summed over the ranks before
   // record(), so that every rank's T_l, window and totals are the run's and stay equal.
-  torch::Tensor counts;
+  std::vector<int64_t> counts;
 };
 
 class FilterController {
@@ -100,7 +100,7 @@ class FilterController {
   // observe() in two halves: the labels and counts of the batch (changing nothing), then the
   // update of T_l and the running figures from counts (one batch's, or the sum of the ranks').
   Labelling label(const Decision& decision, const torch::Tensor& kept_losses, const torch::Tensor& query_losses) const;
-  void record(const torch::Tensor& counts);
+  void record(const std::vector<int64_t>& counts);
 
   // The current T_l.
   double threshold() const { return threshold_.value(); }

@@ -88,9 +88,14 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
            [](const Self& self, const torch::Tensor& keep, const torch::Tensor& query, const torch::Tensor& prob_high,
               const torch::Tensor& kept_losses, const torch::Tensor& query_losses) {
              Labelling l = self->controller.label(decision_of(keep, query, prob_high), kept_losses, query_losses);
-             return std::make_tuple(l.feedback.labelled, l.feedback.labels, l.feedback.weights, l.counts);
+             return std::make_tuple(l.feedback.labelled, l.feedback.labels, l.feedback.weights,
+                                    torch::tensor(l.counts, torch::kInt64));
            })
-      .def("record", [](const Self& self, const torch::Tensor& counts) { self->controller.record(counts); })
+      .def("record",
+           [](const Self& self, const torch::Tensor& counts) {
+             const auto c = counts.to(torch::kCPU, torch::kInt64).contiguous().reshape({-1});
+             self->controller.record({c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()});
+           })
       .def("threshold", [](const Self& self) { return self->controller.threshold(); })
       .def("r_th", [](const Self& self) { return self->controller.r_th(); })
       .def("batches", [](const Self& self) { return self->controller.batches(); })

@@ -62,10 +62,11 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
   auto [which, labels, weights] = training_share(labelling.feedback, controller_.batches() + 1);
   const int64_t labelled = which.numel();
   // The batch's counts and the instances it adds to the filter's training set, over all ranks.
-  auto counts = torch::cat({labelling.counts, torch::tensor({labelled}, torch::kInt64)});
-  collective_.sum(counts);
-  controller_.record(counts.narrow(0, 0, labelling.counts.numel()));
-  gathered_by_all_ += counts[labelling.counts.numel()].item<int64_t>();
+  labelling.counts.push_back(labelled);
+  auto counts = dist::sum_counts(collective_, labelling.counts);
+  gathered_by_all_ += counts.back();
+  counts.pop_back();
+  controller_.record(counts);
   if (labelled > 0) {
     const auto device = images.device();
     gathered_images_.push_back(images.detach().index_select(0, which.to(device)));

@@ -393,14 +393,14 @@ TEST(FilterController, LabelThenRecordOfSummedHalvesIsObserveOfTheWhole) {
     auto losses = torch::rand({64}, g, torch::kFloat64) * 3;
     const Decision d = whole.decide(logits);
     const Feedback f = whole.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
-    torch::Tensor counts = torch::zeros({8}, torch::kInt64);
+    std::vector<int64_t> counts(8, 0);
     std::vector<Labelling> halves;
     for (int64_t h = 0; h < 2; ++h) {
       FilterController& rank = h == 0 ? rank0 : rank1;
       auto part_logits = logits.narrow(0, 32 * h, 32), part_losses = losses.narrow(0, 32 * h, 32);
       const Decision dh = rank.decide(part_logits);
       halves.push_back(rank.label(dh, part_losses.index_select(0, dh.keep), part_losses.index_select(0, dh.query)));
-      counts += halves.back().counts;
+      for (size_t i = 0; i < counts.size(); ++i) counts[i] += halves.back().counts[i];
     }
     // Under "kept" (no budget, no floor) the halves label exactly what the whole labels.
     EXPECT_EQ(halves[0].feedback.labels.sum().item<int64_t>() + halves[1].feedback.labels.sum().item<int64_t>(),
@@ -416,7 +416,7 @@ TEST(FilterController, LabelThenRecordOfSummedHalvesIsObserveOfTheWhole) {
   EXPECT_EQ(m0.wrong, m.wrong);
   EXPECT_DOUBLE_EQ(m0.kept_fraction_window, m.kept_fraction_window);
   EXPECT_DOUBLE_EQ(m0.r_th, m.r_th);
-  EXPECT_THROW(rank0.record(torch::zeros({3}, torch::kInt64)), c10::Error);
+  EXPECT_THROW(rank0.record(std::vector<int64_t>(3, 0)), c10::Error);
 }
 
 }  // namespace
