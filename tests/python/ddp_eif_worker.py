@@ -63,7 +63,13 @@ def main(out_dir):
                os.path.join(out_dir, f"filter{rank}.pt"))
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump({"threshold": eif.threshold, "metrics": eif.metrics, "refused": refused}, f)
+    # Both ranks done with every collective before either tears its group down, and no interpreter
+    # teardown after it: one fresh-clone run saw both ranks abort (SIGABRT, "terminate called without
+    # an active exception"; where is unknown, 7 reruns passed); this removes the teardown races.
+    dist.barrier()
     dist.destroy_process_group()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
