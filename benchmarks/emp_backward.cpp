@@ -55,7 +55,8 @@ void emp_vs_dense(benchmark::State& state, const Layer& layer, at::MemoryFormat 
     paired.time(
         state,
         [&] {
-          skiptrain::_emp_conv2d_backward(go, x, w, stride, pad, dilation, 1, keep, 1.0, 1.0, {true, true, false});
+          skiptrain::_emp_conv2d_backward(go, x, w, stride, pad, dilation, 1, keep, 1.0, 1.0, false,
+                                          {true, true, false});
         },
         [&] {
           at::convolution_backward(go, x, w, c10::nullopt, stride, pad, dilation, false, no_pad, 1,

@@ -46,6 +46,8 @@ CIFAR_METHODS = {
     "emp err-only": ["--method", "emp", "--emp-keep", "0.5", "--emp-gamma1", "0"],
     # Does weight decay starve pruned channels? Spare a channel's weights in the steps that prune it.
     "emp no-decay-pruned": ["--method", "emp", "--emp-keep", "0.5", "--emp-decay-pruned", "false"],
+    # Unbiased EMP: the kept half drawn in proportion to the scores, gradients scaled by 1/probability.
+    "emp sampled": ["--method", "emp", "--emp-keep", "0.5", "--emp-sample", "true"],
     "eif": ["--method", "eif", "--eif-ratio", "0.5"],
     "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
     "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],
@@ -54,6 +56,9 @@ CIFAR_METHODS = {
     # uniformly (rs1: the filter only costs; the same budget, tail and weights otherwise).
     "eif v2 rs0": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0"],
     "eif v2 rs1": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "1"],
+    # eif+emp with the kept half all by rank: rs0 beat v2's half-random mix at budgets 1-2.
+    "eif+emp v2 rs0": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
+                       "--eif-random-share", "0"],
     # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
     # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).
     "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],

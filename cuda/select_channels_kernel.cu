@@ -1,9 +1,11 @@
-// CUDA kernel of skiptrain::select_channels, mirroring ops/cpu/select_channels_kernel.cpp: per-channel
-// L1 norms of the error map (read in place, NCHW or channels-last) and of the weights, summed in
-// double in a fixed order (deterministic); then one block scores the C_out channels, ranks them and
-// writes the kept indices ascending. No host synchronisation, every launch on the current stream:
-// the selection can be captured in a CUDA graph.
+// CUDA kernels of skiptrain::select_channels and skiptrain::sample_channels, mirroring
+// ops/cpu/select_channels_kernel.cpp: per-channel L1 norms of the error map (read in place, NCHW or
+// channels-last) and of the weights, summed in double in a fixed order (deterministic); then one block
+// scores the C_out channels and ranks them, writing the kept indices ascending (select), or one thread
+// draws them in proportion to their scores (sample, channel_sampling.h). No host synchronisation,
+// every launch on the current stream: the selection can be captured in a CUDA graph.
 #include "skiptrain/ops/select_channels.h"
+#include "skiptrain/ops/channel_sampling.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -198,16 +200,10 @@ std::pair<at::Tensor, int64_t> error_norms(const at::Tensor& grad_output, cudaSt
   return {partial, parts};
 }
 
-at::Tensor select_channels_cuda(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
-                                double gamma2) {
-  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
-  const c10::cuda::CUDAGuard guard(grad_output.device());
+// The channel scores [C_out] (double, on the device) of select_channels.h.
+at::Tensor channel_scores_cuda(const at::Tensor& grad_output, const at::Tensor& weight, double gamma1, double gamma2,
+                               cudaStream_t stream) {
   const int64_t channels = weight.size(0);
-  const int64_t k = kept_channels(channels, keep);
-  const auto index_options = grad_output.options().dtype(at::kLong);
-  if (k == channels) return at::arange(channels, index_options);
-
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   at::Tensor partial, norms;
   int64_t parts = 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_output.scalar_type(), "select_channels_cuda", [&] {
@@ -227,6 +223,20 @@ at::Tensor select_channels_cuda(const at::Tensor& grad_output, const at::Tensor&
                                                  norms.defined() ? norms.data_ptr<double>() : nullptr, channels,
                                                  gamma1, gamma2, score.data_ptr<double>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return score;
+}
+
+at::Tensor select_channels_cuda(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                                double gamma2) {
+  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
+  const c10::cuda::CUDAGuard guard(grad_output.device());
+  const int64_t channels = weight.size(0);
+  const int64_t k = kept_channels(channels, keep);
+  const auto index_options = grad_output.options().dtype(at::kLong);
+  if (k == channels) return at::arange(channels, index_options);
+
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const auto score = channel_scores_cuda(grad_output, weight, gamma1, gamma2, stream);
   if (channels > kMaxRankChannels) {
     // More scores than the ranking block holds: ATen's stable sort ranks them (highest first, equal
     // scores in index order), then the first k indices are sorted ascending.
@@ -239,8 +249,41 @@ at::Tensor select_channels_cuda(const at::Tensor& grad_output, const at::Tensor&
   return kept;
 }
 
+// One thread: the inclusion probabilities (in place of the scores) and the systematic draw of
+// channel_sampling.h, the code the CPU kernel runs. O(C_out) per capping pass, a few passes: small
+// beside the backward it prunes, and it keeps one implementation of the rule.
+__global__ void sample_kept(double* __restrict__ score, int64_t channels, int64_t k, const double* __restrict__ u,
+                            int64_t* __restrict__ kept, double* __restrict__ scale) {
+  sampling::inclusion_probabilities(score, channels, k, score);
+  sampling::systematic_sample(score, channels, k, *u, kept, scale);
+}
+
+std::tuple<at::Tensor, at::Tensor> sample_channels_cuda(const at::Tensor& grad_output, const at::Tensor& weight,
+                                                        double keep, double gamma1, double gamma2) {
+  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
+  const c10::cuda::CUDAGuard guard(grad_output.device());
+  const int64_t channels = weight.size(0);
+  const int64_t k = kept_channels(channels, keep);
+  const auto index_options = grad_output.options().dtype(at::kLong);
+  if (k == channels) return {at::arange(channels, index_options), at::ones({channels}, grad_output.options())};
+
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  auto score = channel_scores_cuda(grad_output, weight, gamma1, gamma2, stream);
+  // Drawn on the device from its default generator, on the current stream: no host synchronisation.
+  const auto u = at::rand({1}, grad_output.options().dtype(at::kDouble));
+  auto kept = at::empty({k}, index_options);
+  auto scale = at::empty({k}, grad_output.options().dtype(at::kDouble));
+  sample_kept<<<1, 1, 0, stream>>>(score.data_ptr<double>(), channels, k, u.data_ptr<double>(),
+                                   kept.data_ptr<int64_t>(), scale.data_ptr<double>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {kept, scale.to(grad_output.scalar_type())};
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skiptrain, CUDA, m) { m.impl("select_channels", select_channels_cuda); }
+TORCH_LIBRARY_IMPL(skiptrain, CUDA, m) {
+  m.impl("select_channels", select_channels_cuda);
+  m.impl("sample_channels", sample_channels_cuda);
+}
 
 }  // namespace skiptrain

@@ -38,6 +38,10 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--emp-gamma2", c.emp.gamma2, "weight of the error-map-norm term of the channel score")
       ->capture_default_str();
+  cmd.add_option("--emp-sample", c.emp.sample,
+                 "draw the kept channels in proportion to their scores, gradients scaled by 1/probability "
+                 "(unbiased; true/false), instead of keeping the best scorers")
+      ->capture_default_str();
   cmd.add_option("--emp-skip-first", c.emp_skip_first, "leave the first conv dense (true/false)")
       ->capture_default_str();
   cmd.add_option("--emp-decay-pruned", c.emp_decay_pruned,

@@ -50,7 +50,7 @@ def measure(batch, c_in, c_out, h, reps):
     dense = time_ms(lambda: torch.ops.aten.convolution_backward(
         delta, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask), reps)
     emp = {keep: time_ms(lambda: torch.ops.skiptrain._emp_conv2d_backward(
-        delta, x, w, [1, 1], [1, 1], [1, 1], 1, keep, 1.0, 1.0, mask), reps) for keep in KEEPS}
+        delta, x, w, [1, 1], [1, 1], [1, 1], 1, keep, 1.0, 1.0, False, mask), reps) for keep in KEEPS}
     return dense, emp
 
 

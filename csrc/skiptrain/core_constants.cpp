@@ -20,7 +20,10 @@ namespace {
 std::string core_constants() {
   nlohmann::json j;
   // keep: what a whole-model conversion prunes to by default (the trainer's --emp-keep).
-  j["emp"] = {{"keep", train::TrainConfig{}.emp.keep}, {"gamma1", kDefaultGamma1}, {"gamma2", kDefaultGamma2}};
+  j["emp"] = {{"keep", train::TrainConfig{}.emp.keep},
+              {"gamma1", kDefaultGamma1},
+              {"gamma2", kDefaultGamma2},
+              {"sample", train::TrainConfig{}.emp.sample}};
   j["quant"] = {{"min_bits", kMinQuantBits},
                 {"max_bits", kMaxQuantBits},
                 {"float_bits", nn::kFloatBits},

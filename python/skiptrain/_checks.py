@@ -36,6 +36,18 @@ def real(where, name, value):
     return float(value)
 
 
+def boolean(where, name, value):
+    """``value`` when it is a bool (0 and 1 are refused: a switch is meant as True or False).
+
+    Example:
+        >>> boolean("f", "sample", True)
+        True
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__}")
+    return value
+
+
 def integer(where, name, value, low=None):
     """``value`` as an int >= ``low`` (bools are refused, they are rarely meant as counts)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

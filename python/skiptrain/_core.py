@@ -12,7 +12,7 @@ import torch
 
 _CONSTANTS = json.loads(torch.ops.skiptrain.core_constants())
 
-#: Error Map Pruning: ``keep`` (the trainer's --emp-keep), ``gamma1``, ``gamma2``.
+#: Error Map Pruning: ``keep`` (the trainer's --emp-keep), ``gamma1``, ``gamma2``, ``sample``.
 EMP = _CONSTANTS["emp"]
 #: Quantized training: ``min_bits``, ``max_bits``, ``float_bits`` (32), ``float_grad_bits`` (0).
 QUANT = _CONSTANTS["quant"]

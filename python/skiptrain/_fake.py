@@ -12,7 +12,7 @@ def _like(x):
 
 
 @torch.library.register_fake("skiptrain::emp_conv2d")
-def _emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2):
+def _emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2, sample=False):
     torch.ops.skiptrain._check_emp_conv2d_args(input, weight, bias, stride, padding, dilation, groups, keep, gamma1,
                                                gamma2)
     return torch.ops.aten.convolution(input, weight, bias, stride, padding, dilation, False, [0, 0], groups)
@@ -20,7 +20,7 @@ def _emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, ga
 
 @torch.library.register_fake("skiptrain::_emp_conv2d_backward")
 def _emp_conv2d_backward(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2,
-                         output_mask):
+                         sample, output_mask):
     grad_input = _like(input) if output_mask[0] else None
     grad_weight = _like(weight) if output_mask[1] else None
     grad_bias = weight.new_empty(weight.shape[0]) if output_mask[2] else None
@@ -31,6 +31,12 @@ def _emp_conv2d_backward(grad_output, input, weight, stride, padding, dilation, 
 def _select_channels(grad_output, weight, keep, gamma1, gamma2):
     kept = torch.ops.skiptrain.kept_channels(weight.shape[0], keep)
     return grad_output.new_empty(kept, dtype=torch.int64)
+
+
+@torch.library.register_fake("skiptrain::sample_channels")
+def _sample_channels(grad_output, weight, keep, gamma1, gamma2):
+    kept = torch.ops.skiptrain.kept_channels(weight.shape[0], keep)
+    return grad_output.new_empty(kept, dtype=torch.int64), grad_output.new_empty(kept)
 
 
 @torch.library.register_fake("skiptrain::quantize")

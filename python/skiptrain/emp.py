@@ -6,14 +6,16 @@ from skiptrain import _checks, _core, _modules, ops
 from skiptrain.nn import EMPConv2d
 
 
-def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, skip_first=True,
-            exclude=(), inplace=True):
+def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2,
+            sample=ops.DEFAULT_SAMPLE, skip_first=True, exclude=(), inplace=True):
     """Replaces every ``torch.nn.Conv2d`` of ``model`` by an ``EMPConv2d`` (same parameters).
 
     Args:
         model: any ``torch.nn.Module`` (a bare ``Conv2d`` is converted too).
         keep: kept fraction of output channels in (0, 1].
         gamma1, gamma2: channel-score weights (see ``skiptrain.ops``).
+        sample: draw the kept channels in proportion to their scores, with unbiased gradient scales,
+            instead of keeping the best scorers (see ``skiptrain.ops``).
         skip_first: leave the first convolution (in ``named_modules`` order) dense; its input is data,
             so its backward is only grad_weight.
         exclude: qualified module names (``fnmatch`` patterns, e.g. ``"layer1.*.shortcut"``) left dense.
@@ -27,14 +29,14 @@ def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops
         >>> net = convert(net, keep=0.25)   # net[2] is EMPConv2d, net[0] stays dense
     """
     _checks.module("convert", "model", model)
-    keep, gamma1, gamma2 = ops._settings("convert", keep, gamma1, gamma2)
+    settings = ops._settings("convert", keep, gamma1, gamma2, sample)
     exclude = _modules.exclude_patterns("convert", exclude)
 
     def swap(conv):
         if isinstance(conv, EMPConv2d):
-            conv.keep, conv.gamma1, conv.gamma2 = keep, gamma1, gamma2
+            conv.keep, conv.gamma1, conv.gamma2, conv.sample = settings
             return conv
-        return EMPConv2d.from_conv(conv, keep=keep, gamma1=gamma1, gamma2=gamma2)
+        return EMPConv2d.from_conv(conv, *settings)
 
     return _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
 
@@ -53,7 +55,7 @@ def set_keep(model, keep):
         >>> set_keep(net, 1.0)  # dense again
     """
     _checks.module("set_keep", "model", model)
-    keep, _, _ = ops._settings("set_keep", keep, ops.DEFAULT_GAMMA1, ops.DEFAULT_GAMMA2)
+    keep, *_ = ops._settings("set_keep", keep, ops.DEFAULT_GAMMA1, ops.DEFAULT_GAMMA2, ops.DEFAULT_SAMPLE)
     count = 0
     for m in model.modules():
         if isinstance(m, EMPConv2d):

@@ -7,8 +7,9 @@ from skiptrain import _checks, _core, _modules, ops
 
 class EMPConv2d(torch.nn.Conv2d):
     """``torch.nn.Conv2d`` (same parameters, same ``state_dict`` keys) whose backward, while
-    training with ``keep < 1``, only computes gradients for the ``ceil(keep*out_channels)``
-    best-scoring output channels (``skiptrain.ops.emp_conv2d``). In eval mode, under
+    training with ``keep < 1``, only computes gradients for ``ceil(keep*out_channels)`` output
+    channels: the best-scoring ones, or with ``sample=True`` a draw in proportion to their scores
+    with unbiased gradient scales (``skiptrain.ops.emp_conv2d``). In eval mode, under
     ``torch.no_grad()`` or with ``keep == 1`` it is exactly ``torch.nn.Conv2d``.
 
     Args:
@@ -16,6 +17,7 @@ class EMPConv2d(torch.nn.Conv2d):
         keep: kept fraction of output channels in (0, 1].
         gamma1: weight of the filter-norm term of the channel score.
         gamma2: weight of the error-map-norm term of the channel score.
+        sample: draw the kept channels instead of keeping the best scorers.
 
     Returns:
         A module; ``forward(x)`` returns ``[N, C_out, H_out, W_out]``.
@@ -25,19 +27,23 @@ class EMPConv2d(torch.nn.Conv2d):
         >>> conv(torch.randn(4, 16, 8, 8)).sum().backward()
     """
 
-    def __init__(self, *args, keep=1.0, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, **kwargs):
+    # A class default too: an EMPConv2d pickled before ``sample`` existed loads with the paper's rule.
+    sample = ops.DEFAULT_SAMPLE
+
+    def __init__(self, *args, keep=1.0, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2,
+                 sample=ops.DEFAULT_SAMPLE, **kwargs):
         super().__init__(*args, **kwargs)
         if self.padding_mode != "zeros":
             raise ValueError(f"EMPConv2d: padding_mode={self.padding_mode!r} is not supported, only 'zeros'")
-        self.keep, self.gamma1, self.gamma2 = ops._settings("EMPConv2d", keep, gamma1, gamma2)
+        self.keep, self.gamma1, self.gamma2, self.sample = ops._settings("EMPConv2d", keep, gamma1, gamma2, sample)
 
     @classmethod
-    def from_conv(cls, conv, keep=1.0, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2):
+    def from_conv(cls, conv, keep=1.0, gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, sample=ops.DEFAULT_SAMPLE):
         """Builds an EMPConv2d that shares ``conv``'s parameters and buffers.
 
         Args:
             conv: a ``torch.nn.Conv2d``.
-            keep, gamma1, gamma2: EMP settings.
+            keep, gamma1, gamma2, sample: EMP settings.
 
         Returns:
             EMPConv2d (``conv.weight`` and ``conv.bias`` are the same Parameter objects).
@@ -47,13 +53,13 @@ class EMPConv2d(torch.nn.Conv2d):
         """
         if not isinstance(conv, torch.nn.Conv2d):
             raise TypeError(f"EMPConv2d.from_conv: conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
-        settings = ops._settings("EMPConv2d", keep, gamma1, gamma2)
+        settings = ops._settings("EMPConv2d", keep, gamma1, gamma2, sample)
         if conv.padding_mode != "zeros":
             raise ValueError(f"EMPConv2d: padding_mode={conv.padding_mode!r} is not supported, only 'zeros'")
         if isinstance(conv.padding, str):
             raise ValueError(f"EMPConv2d: string padding {conv.padding!r} is not supported; use explicit padding")
         new = _modules.sharing(cls, conv)
-        new.keep, new.gamma1, new.gamma2 = settings
+        new.keep, new.gamma1, new.gamma2, new.sample = settings
         return new
 
     def forward(self, input):
@@ -75,11 +81,12 @@ class EMPConv2d(torch.nn.Conv2d):
                 raise ValueError("EMPConv2d: string padding is not supported while pruning")
             return torch.ops.skiptrain.emp_conv2d(
                 input, weight, self.bias, list(self.stride), list(self.padding), list(self.dilation),
-                self.groups, self.keep, self.gamma1, self.gamma2)
+                self.groups, self.keep, self.gamma1, self.gamma2, self.sample)
         return self._conv_forward(input, weight, self.bias)
 
     def extra_repr(self):
-        return super().extra_repr() + f", keep={self.keep}, gamma1={self.gamma1}, gamma2={self.gamma2}"
+        return super().extra_repr() + (f", keep={self.keep}, gamma1={self.gamma1}, gamma2={self.gamma2}"
+                                     f"{', sample=True' if self.sample else ''}")
 
 
 class QuantConv2d(EMPConv2d):

@@ -1,12 +1,14 @@
 """Functional ops, thin wrappers over ``torch.ops.skiptrain``: Error Map Pruning
-(``emp_conv2d``, ``select_channels``) and the quantizers of quantized training
+(``emp_conv2d``, ``select_channels``, ``sample_channels``) and the quantizers of quantized training
 (``quantize``, ``quantize_grad``).
 
 ``emp_conv2d`` is an ordinary convolution in the forward pass; its backward (C++,
-``skiptrain::_emp_conv2d_backward``) computes gradients only for the ``ceil(keep*C_out)``
-output channels with the highest score
+``skiptrain::_emp_conv2d_backward``) computes gradients only for ``ceil(keep*C_out)`` output
+channels, by default those with the highest score
 ``gamma1*||W_j||_1/mean_i||W_i||_1 + gamma2*||delta_j||_1/mean_i||delta_i||_1``; the other
-filters get exactly zero gradient.
+filters get exactly zero gradient. With ``sample=True`` the kept channels are drawn at random in
+proportion to their scores and their gradients scaled by 1 / their probability, so the pruned
+gradients equal the dense ones in expectation.
 """
 import numbers
 
@@ -16,6 +18,7 @@ from skiptrain import _checks, _core
 
 DEFAULT_GAMMA1 = _core.EMP["gamma1"]
 DEFAULT_GAMMA2 = _core.EMP["gamma2"]
+DEFAULT_SAMPLE = _core.EMP["sample"]
 
 
 def _pair(value, name):
@@ -49,12 +52,12 @@ def _padding(padding, weight, dilation, stride):
     return _pair(padding, "padding")
 
 
-def _settings(where, keep, gamma1, gamma2):
-    """keep, gamma1 and gamma2 as floats, checked by the C++ rule (keep in (0, 1], gammas >= 0)."""
+def _settings(where, keep, gamma1, gamma2, sample):
+    """keep, gamma1 and gamma2 as floats, checked by the C++ rule (keep in (0, 1], gammas >= 0), and sample."""
     values = tuple(_checks.real(where, name, value) for name, value in
                    (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
     _checks.by_core(where, torch.ops.skiptrain.check_emp_settings, *values)
-    return values
+    return (*values, _checks.boolean(where, "sample", sample))
 
 
 def _tensors(where, **tensors):
@@ -65,7 +68,7 @@ def _tensors(where, **tensors):
 
 
 def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, keep=1.0,
-               gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
+               gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2, sample=DEFAULT_SAMPLE):
     """2-d convolution whose backward is Error Map Pruning.
 
     Args:
@@ -77,6 +80,8 @@ def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
         keep: fraction of output channels whose gradients are computed, in (0, 1]; 1 is dense.
         gamma1: weight of the filter-norm term of the channel score (>= 0).
         gamma2: weight of the error-map-norm term of the channel score (>= 0).
+        sample: draw the kept channels in proportion to their scores and scale their gradients by
+            1 / probability (unbiased) instead of keeping the best scorers.
 
     Returns:
         ``[N, C_out, H_out, W_out]``, equal to ``torch.nn.functional.conv2d``'s output.
@@ -94,11 +99,12 @@ def emp_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     groups = _checks.integer("emp_conv2d", "groups", groups)
     keep, gamma1, gamma2 = (_checks.real("emp_conv2d", name, value) for name, value in
                             (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
+    sample = _checks.boolean("emp_conv2d", "sample", sample)
     stride = _pair(stride, "stride")
     dilation = _pair(dilation, "dilation")
     padding = _padding(padding, weight, dilation, stride)
     return torch.ops.skiptrain.emp_conv2d(input, weight, bias, stride, padding, dilation, groups,
-                                          keep, gamma1, gamma2)
+                                          keep, gamma1, gamma2, sample)
 
 
 def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
@@ -121,6 +127,30 @@ def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
     keep, gamma1, gamma2 = (_checks.real("select_channels", name, value) for name, value in
                             (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
     return torch.ops.skiptrain.select_channels(grad_output, weight, keep, gamma1, gamma2)
+
+
+def sample_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
+    """The output channels ``emp_conv2d(..., sample=True)`` keeps for this batch: ``ceil(keep*C_out)``
+    channels drawn at random, each with a probability proportional to its score (capped at 1), from
+    the default generator of the tensors' device (``torch.manual_seed`` makes it repeatable).
+
+    Args:
+        grad_output: the error map ``[N, C_out, H_out, W_out]``.
+        weight: ``[C_out, ...]``.
+        keep: kept fraction in (0, 1].
+        gamma1, gamma2: score weights (see the module docstring).
+
+    Returns:
+        ``(kept, scale)``: int64 kept channel indices, ascending, and each one's gradient scale,
+        1 / its probability, in ``grad_output``'s dtype.
+
+    Example:
+        >>> kept, scale = sample_channels(torch.randn(4, 8, 5, 5), torch.randn(8, 3, 3, 3), keep=0.5)
+    """
+    _tensors("sample_channels", grad_output=grad_output, weight=weight)
+    keep, gamma1, gamma2 = (_checks.real("sample_channels", name, value) for name, value in
+                            (("keep", keep), ("gamma1", gamma1), ("gamma2", gamma2)))
+    return torch.ops.skiptrain.sample_channels(grad_output, weight, keep, gamma1, gamma2)
 
 
 def quantize(x, bits, stochastic=False):

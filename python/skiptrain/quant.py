@@ -37,7 +37,7 @@ def convert(model, bits=8, grad_bits=0, exclude=(), inplace=True):
             return QuantLinear.from_linear(layer, bits=bits, grad_bits=grad_bits)
         pruning = {}
         if isinstance(layer, EMPConv2d):
-            pruning = dict(keep=layer.keep, gamma1=layer.gamma1, gamma2=layer.gamma2)
+            pruning = dict(keep=layer.keep, gamma1=layer.gamma1, gamma2=layer.gamma2, sample=layer.sample)
         new = QuantConv2d.from_conv(layer, **pruning)
         new.bits, new.grad_bits = bits, grad_bits
         return new

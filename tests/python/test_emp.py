@@ -236,7 +236,7 @@ def test_op_boundary_rejects_bad_shapes_and_dtypes_naming_the_argument():
         raw_emp_conv2d(x.int(), w.int())
     with pytest.raises(ValueError, match="grad_output"):
         torch.ops.skiptrain._emp_conv2d_backward(torch.randn(2, 7, 8, 8), x, w, [1, 1], [1, 1], [1, 1], 1,
-                                                 0.5, 1.0, 1.0, [True, True, False])
+                                                 0.5, 1.0, 1.0, False, [True, True, False])
     with pytest.raises(TypeError, match="floating"):
         torch.ops.skiptrain.quantize(torch.zeros(3, dtype=torch.int32), 8, False)
     with pytest.raises(ValueError, match="bits"):
@@ -293,6 +293,35 @@ def test_empconv2d_is_drop_in():
         nn.EMPConv2d(4, 8, 3, keep=0.0)
 
 
+def test_sampled_empconv2d_gradients_average_to_the_dense_ones():
+    torch.manual_seed(0)
+    conv = nn.EMPConv2d(4, 8, 3, padding=1, keep=0.5, sample=True).double()
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+    delta = torch.randn(2, 8, 6, 6, dtype=torch.float64) * torch.linspace(0.5, 2, 8, dtype=torch.float64).view(1, -1, 1, 1)
+    dense = torch.autograd.grad(F.conv2d(x, conv.weight, conv.bias, padding=1), conv.weight, delta)[0]
+    draws = [torch.autograd.grad(conv(x), conv.weight, delta)[0] for _ in range(2000)]
+    assert all(int((g.flatten(1).abs().sum(1) > 0).sum()) == 4 for g in draws[:20])
+    mean = torch.stack(draws).mean(0)
+    assert float((mean - dense).norm() / dense.norm()) < 0.05
+    assert "sample=True" in repr(conv)
+    # The paper's rule (the default) keeps the same, best-scoring half: biased.
+    conv.sample = False
+    top = torch.autograd.grad(conv(x), conv.weight, delta)[0]
+    assert float((top - dense).norm() / dense.norm()) > 0.2
+    with pytest.raises(TypeError, match="sample"):
+        nn.EMPConv2d(4, 8, 3, keep=0.5, sample=1)
+
+
+def test_sample_channels_draws_the_kept_count_with_scales():
+    torch.manual_seed(1)
+    delta = torch.randn(4, 16, 5, 5)
+    kept, scale = ops.sample_channels(delta, torch.randn(16, 3, 3, 3), keep=0.25)
+    assert kept.dtype == torch.int64 and kept.numel() == 4 and bool((kept.diff() > 0).all())
+    assert scale.dtype == delta.dtype and bool((scale >= 1).all())
+    with pytest.raises(ValueError, match="keep"):
+        ops.sample_channels(delta, torch.randn(16, 3, 3, 3), keep=0.0)
+
+
 def test_convert_and_set_keep():
     torch.manual_seed(0)
     model = torch.nn.Sequential(
@@ -322,6 +351,8 @@ def test_convert_and_set_keep():
     assert int((model[3].weight.grad.flatten(1).abs().sum(1) > 0).sum()) == 16
     # Optimizers built before convert still see the same parameters.
     bare = emp.convert(torch.nn.Conv2d(3, 4, 3), keep=0.5, skip_first=False)
-    assert isinstance(bare, nn.EMPConv2d)
+    assert isinstance(bare, nn.EMPConv2d) and not bare.sample
+    assert emp.convert(model, keep=0.25, sample=True)[3].sample
+    assert emp.set_keep(model, 0.5) == 3 and model[3].sample
     with pytest.raises(ValueError, match="keep"):
         emp.convert(model, keep=2.0)

@@ -35,7 +35,7 @@ def opcheck_cases(device="cpu"):
         ("emp_conv2d keep 1", OPS.emp_conv2d, (x, w, None, [2, 2], [1, 1], [1, 1], 1, 1.0, 1.0, 1.0)),
         ("emp_conv2d channels-last", OPS.emp_conv2d, (xl, w, b, [1, 1], [1, 1], [1, 1], 1, 0.25, 1.0, 1.0)),
         ("_emp_conv2d_backward", OPS._emp_conv2d_backward,
-         (delta, x.detach(), w.detach(), [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0, [True, True, True])),
+         (delta, x.detach(), w.detach(), [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0, False, [True, True, True])),
         ("select_channels", OPS.select_channels, (delta, w.detach(), 0.5, 1.0, 1.0)),
         ("select_channels channels-last", OPS.select_channels,
          (delta.contiguous(memory_format=torch.channels_last), w.detach(), 0.25, 1.0, 1.0)),
@@ -61,6 +61,17 @@ def test_opcheck_of_the_random_quantizers_without_output_comparison():
     utils = ("test_schema", "test_autograd_registration", "test_faketensor")
     torch.library.opcheck(OPS.quantize, (x, 8, True), test_utils=utils)
     torch.library.opcheck(OPS.quantize_grad, (x, 8), test_utils=utils)
+
+
+def test_opcheck_of_sampled_error_map_pruning_without_output_comparison():
+    # sample_channels draws its channels from the generator, so eager and compiled runs differ by design.
+    x, w, b = _conv_inputs()
+    delta = torch.randn(3, 12, 7, 7, dtype=torch.float64)
+    utils = ("test_schema", "test_autograd_registration", "test_faketensor")
+    torch.library.opcheck(OPS.sample_channels, (delta, w.detach(), 0.5, 1.0, 1.0), test_utils=utils)
+    torch.library.opcheck(OPS.emp_conv2d, (x, w, b, [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0, True), test_utils=utils)
+    torch.library.opcheck(OPS._emp_conv2d_backward, (delta, x.detach(), w.detach(), [1, 1], [1, 1], [1, 1], 1, 0.5,
+                                                     1.0, 1.0, True, [True, True, True]), test_utils=utils)
 
 
 @pytest.mark.parametrize("keep", [0.0, 2.0, float("nan"), -0.5])

@@ -183,3 +183,16 @@ def test_emp_decay_pruned_false_spares_the_pruned_channels_from_weight_decay(tra
             losses[method, spare] = summary["test_loss"]
     assert losses["emp", "true"] != losses["emp", "false"]
     assert losses["sgd", "true"] == losses["sgd", "false"]
+
+
+def test_emp_sample_draws_other_channels_repeatably(trainer, tiny_mnist):
+    # Sampled channels train another model than the best-scoring ones, and the same one again under
+    # the same seed (the draws come from the seeded generator, which checkpoints save).
+    base = ["train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", tiny_mnist, "--iterations", 12,
+            "--threads", 1, "--eval-every", 0, "--method", "emp", "--emp-keep", 0.25]
+    losses = [run_trainer(trainer, *base, "--emp-sample", sample)[1]["test_loss"]
+              for sample in ("false", "true", "true")]
+    assert losses[0] != losses[1]
+    assert losses[1] == losses[2]
+    proc, _ = train(trainer, tiny_mnist, "--emp-sample", "maybe", check=False)
+    assert proc.returncode == 2 and "--emp-sample" in proc.stderr

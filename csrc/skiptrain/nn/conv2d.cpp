@@ -42,7 +42,7 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
     output = skiptrain::emp_conv2d(x, w, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
                                    {options.stride, options.stride}, {options.padding, options.padding},
                                    {options.dilation, options.dilation}, options.groups, emp.keep, emp.gamma1,
-                                   emp.gamma2);
+                                   emp.gamma2, emp.sample);
   } else {
     output = at::conv2d(x, w, bias, {options.stride, options.stride}, {options.padding, options.padding},
                         {options.dilation, options.dilation}, options.groups);

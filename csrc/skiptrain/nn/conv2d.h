@@ -34,10 +34,13 @@ struct Conv2dOptions {
 
 // Error Map Pruning settings of one Conv2d (see ops/emp_conv2d.h). keep = 1: dense backward.
 // The score is gamma1*||W_j||_1/mean + gamma2*||delta_j||_1/mean (each term mean-normalised).
+// sample: draw the kept channels in proportion to their scores, gradients scaled by 1 / probability
+// (unbiased), instead of keeping the best scorers.
 struct EmpSettings {
   double keep = 1.0;
   double gamma1 = skiptrain::kDefaultGamma1;
   double gamma2 = skiptrain::kDefaultGamma2;
+  bool sample = false;
 };
 
 class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {

@@ -12,25 +12,28 @@ namespace skiptrain {
 
 at::Tensor emp_conv2d(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                       c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
-                      double keep, double gamma1, double gamma2) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("skiptrain::emp_conv2d", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
-                                         c10::IntArrayRef, c10::IntArrayRef, c10::IntArrayRef, int64_t, double,
-                                         double, double)>();
-  return op.call(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
+                      double keep, double gamma1, double gamma2, bool sample) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("skiptrain::emp_conv2d", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, c10::IntArrayRef,
+                            c10::IntArrayRef, c10::IntArrayRef, int64_t, double, double, double, bool)>();
+  return op.call(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2, sample);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(
-    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
-    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
-    std::array<bool, 3> output_mask) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(const at::Tensor& grad_output,
+                                                                    const at::Tensor& input, const at::Tensor& weight,
+                                                                    c10::IntArrayRef stride, c10::IntArrayRef padding,
+                                                                    c10::IntArrayRef dilation, int64_t groups,
+                                                                    double keep, double gamma1, double gamma2,
+                                                                    bool sample, std::array<bool, 3> output_mask) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("skiptrain::_emp_conv2d_backward", "")
                        .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
-                           const at::Tensor&, const at::Tensor&, const at::Tensor&, c10::IntArrayRef,
-                           c10::IntArrayRef, c10::IntArrayRef, int64_t, double, double, double, std::array<bool, 3>)>();
-  return op.call(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2, output_mask);
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&, c10::IntArrayRef, c10::IntArrayRef,
+                           c10::IntArrayRef, int64_t, double, double, double, bool, std::array<bool, 3>)>();
+  return op.call(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2, sample,
+                 output_mask);
 }
 
 namespace detail {
@@ -100,15 +103,36 @@ c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backwar
                                   false, std::vector<int64_t>{0, 0}, groups, output_mask);
 }
 
+KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                               double gamma2, bool sample) {
+  if (!sample) return {select_channels(grad_output, weight, keep, gamma1, gamma2), at::Tensor()};
+  auto [index, scale] = sample_channels(grad_output, weight, keep, gamma1, gamma2);
+  return {index, scale.to(weight.scalar_type())};
+}
+
+at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept) {
+  if (!kept.scale.defined()) return weight;
+  auto scaled = weight.clone(at::MemoryFormat::Preserve);
+  return scaled.index_copy_(0, kept.index, weight.index_select(0, kept.index).mul_(kept.scale.view({-1, 1, 1, 1})));
+}
+
+void scale_kept_gradients(const KeptChannels& kept, at::Tensor& grad_weight, at::Tensor& grad_bias) {
+  if (!kept.scale.defined()) return;
+  if (grad_weight.defined())
+    grad_weight.index_copy_(0, kept.index,
+                            grad_weight.index_select(0, kept.index).mul_(kept.scale.view({-1, 1, 1, 1})));
+  if (grad_bias.defined()) grad_bias.index_copy_(0, kept.index, grad_bias.index_select(0, kept.index).mul_(kept.scale));
+}
+
 }  // namespace detail
 
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.def(
       "emp_conv2d(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, "
-      "int groups, float keep, float gamma1, float gamma2) -> Tensor");
+      "int groups, float keep, float gamma1, float gamma2, bool sample=False) -> Tensor");
   m.def(
       "_emp_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, "
-      "int[] dilation, int groups, float keep, float gamma1, float gamma2, bool[3] output_mask) "
+      "int[] dilation, int groups, float keep, float gamma1, float gamma2, bool sample, bool[3] output_mask) "
       "-> (Tensor, Tensor, Tensor)");
   // The argument checks alone, for the fake kernel (python/skiptrain/_fake.py): they read only
   // shapes, dtypes and devices, so this catch-all kernel runs on meta and fake tensors too.

@@ -20,17 +20,21 @@ constexpr double kDefaultGamma2 = 1.0;
 
 // conv2d(input [N, C_in, H, W], weight [C_out, C_in/groups, kh, kw], bias [C_out]?) ->
 // [N, C_out, H_out, W_out]; in backward only ceil(keep*C_out) channels get gradients.
-// keep = 1 is the dense convolution (and its dense backward).
+// keep = 1 is the dense convolution (and its dense backward). sample = false keeps the best-scoring
+// channels (select_channels, the paper's rule); true draws them in proportion to their scores and
+// scales their gradients by 1 / probability (sample_channels): unbiased, noisier.
 at::Tensor emp_conv2d(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                       c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups,
-                      double keep, double gamma1 = kDefaultGamma1, double gamma2 = kDefaultGamma2);
+                      double keep, double gamma1 = kDefaultGamma1, double gamma2 = kDefaultGamma2, bool sample = false);
 
 // The pruned backward: (grad_input, grad_weight, grad_bias); an entry whose output_mask is false is
 // undefined. grad_weight rows and grad_bias entries of pruned channels are zero.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(
-    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
-    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
-    std::array<bool, 3> output_mask);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _emp_conv2d_backward(const at::Tensor& grad_output,
+                                                                    const at::Tensor& input, const at::Tensor& weight,
+                                                                    c10::IntArrayRef stride, c10::IntArrayRef padding,
+                                                                    c10::IntArrayRef dilation, int64_t groups,
+                                                                    double keep, double gamma1, double gamma2,
+                                                                    bool sample, std::array<bool, 3> output_mask);
 
 // True when the CPU pruned backward of a float32 conv with these settings has a kernel for
 // channels-last tensors on this CPU, so a channels-last model stays channels-last through it
@@ -56,6 +60,23 @@ c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backwar
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
     std::array<bool, 3> output_mask);
+
+// The output channels one pruned backward keeps: select_channels' best scorers (scale undefined), or
+// sample_channels' draw and each drawn channel's gradient scale (1 / its probability).
+struct KeptChannels {
+  at::Tensor index;  // int64 [K], ascending, on the tensors' device
+  at::Tensor scale;  // [K] in the weight's dtype, or undefined: every kept gradient as computed
+};
+KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                               double gamma2, bool sample);
+
+// The weight a pruned backward computes grad_input from: `weight` itself, or (sampled) a copy whose
+// kept rows are multiplied by their scales, so that grad_input sums rot(W_j) * delta_j / p_j.
+at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept);
+
+// Multiplies the kept rows of grad_weight and entries of grad_bias (those defined) by their scales;
+// nothing when kept.scale is undefined.
+void scale_kept_gradients(const KeptChannels& kept, at::Tensor& grad_weight, at::Tensor& grad_bias);
 
 // The device-generic pruned backward on checked arguments and the kept channels `idx` (int64,
 // ascending, on the tensors' device): ATen's convolution backward on the gathered kept slice of

@@ -32,6 +32,15 @@ at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weig
   return op.call(grad_output, weight, keep, gamma1, gamma2);
 }
 
+std::tuple<at::Tensor, at::Tensor> sample_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep,
+                                                   double gamma1, double gamma2) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("skiptrain::sample_channels", "")
+          .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&, double, double, double)>();
+  return op.call(grad_output, weight, keep, gamma1, gamma2);
+}
+
 namespace detail {
 
 void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
@@ -54,6 +63,9 @@ void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor&
 
 TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
   m.def("select_channels(Tensor grad_output, Tensor weight, float keep, float gamma1, float gamma2) -> Tensor");
+  m.def(
+      "sample_channels(Tensor grad_output, Tensor weight, float keep, float gamma1, float gamma2) -> (Tensor, Tensor)",
+      {at::Tag::nondeterministic_seeded});
   // The kept-channel count rule, for Python (the fake kernel of select_channels): no tensors, so catch-all.
   m.def("kept_channels(int c_out, float keep) -> int", [](int64_t c_out, double keep) {
     check_emp_settings(keep, 0.0, 0.0);

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <tuple>
 
 namespace skiptrain {
 
@@ -32,6 +33,15 @@ void check_emp_settings(double keep, double gamma1, double gamma2, const EmpSett
 // grad_output (delta): [N, C_out, H_out, W_out]; weight: [C_out, C_in/groups, kh, kw].
 at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                            double gamma2);
+
+// The unbiased alternative to select_channels: the same kept_channels(C_out, keep) count and the same
+// scores, but the channels are drawn at random, each with an inclusion probability p_j proportional to
+// its score (capped at 1; see ops/channel_sampling.h), from the default generator of grad_output's
+// device (torch.manual_seed makes it repeatable). Returns (kept: int64 [K] ascending, scale: [K] in
+// grad_output's dtype, 1 / p_j): a backward that scales each kept channel's gradients by its scale
+// equals the dense backward in expectation.
+std::tuple<at::Tensor, at::Tensor> sample_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep,
+                                                   double gamma1, double gamma2);
 
 namespace detail {
 // The checks every select_channels kernel starts with (settings, shapes, one floating dtype and one

@@ -73,7 +73,8 @@ struct TrainConfig {
   // dense: LeNet-5, R_set 0.25, accumulate, 18,700 iterations, seeds 0-2: saving 70.28% vs 67.04%,
   // accuracy 98.74% (lenet-filter, shrink: 98.78%; dense 98.92%). Not "auto": the paper's filter stays.
   std::string eif_model = "auto";
-  // --emp-keep / --emp-gamma1 / --emp-gamma2: Error Map Pruning of the convs (methods emp, eif+emp).
+  // --emp-keep / --emp-gamma1 / --emp-gamma2 / --emp-sample: Error Map Pruning of the convs (methods emp,
+  // eif+emp).
   nn::EmpSettings emp{0.5};
   // --emp-skip-first: leave the first conv (whose input is data) dense.
   bool emp_skip_first = true;

@@ -1,5 +1,6 @@
 // skiptrain's CUDA kernels against its CPU kernels through the public C++ API: the same kept
-// channels (NCHW and channels-last), emp_conv2d's pruned gradients, quantize's nearest rounding
+// channels (NCHW and channels-last), sampled channels in proportion to their scores, emp_conv2d's
+// pruned gradients (best-scoring and sampled), quantize's nearest rounding
 // and max_pool2x2's values, codes and gradients, on random inputs in double. Skipped without a
 // CUDA device.
 #include "skiptrain/ops/emp_conv2d.h"
@@ -62,6 +63,49 @@ TEST_F(CudaOps, EmpConv2dPrunedGradientsMatchTheCpu) {
   for (size_t i = 0; i < 3; ++i)
     EXPECT_TRUE(torch::allclose(grads[1][i], grads[0][i], 1e-10, 1e-10)) << "gradient " << i;
   EXPECT_EQ((grads[1][1].flatten(1).abs().sum(1) > 0).sum().item<int64_t>(), 8);  // ceil(0.25 * 32)
+}
+
+TEST_F(CudaOps, SampleChannelsDrawsInProportionToTheScores) {
+  // Error-map norms 1, 1, 10, 1, 1 (gamma1 = 0): channel 2 is always drawn with scale 1, each of the
+  // others a quarter of the time with scale 4 (the CPU test's case).
+  const auto go = (torch::ones({2, 5, 3, 3}) * torch::tensor({1.0, 1.0, 10.0, 1.0, 1.0}).view({1, -1, 1, 1})).cuda();
+  const auto w = torch::ones({5, 2, 3, 3}).cuda();
+  std::vector<int64_t> count(5, 0);
+  const int draws = 4000;
+  for (int d = 0; d < draws; ++d) {
+    const auto [kept, scale] = skiptrain::sample_channels(go, w, 0.4, 0.0, 1.0);
+    ASSERT_TRUE(kept.is_cuda());
+    const auto k = kept.cpu();
+    const auto s = scale.cpu();
+    ASSERT_EQ(k.numel(), 2);
+    ASSERT_LT(k[0].item<int64_t>(), k[1].item<int64_t>());
+    for (int i = 0; i < 2; ++i) {
+      ++count[k[i].item<int64_t>()];
+      EXPECT_NEAR(s[i].item<float>(), k[i].item<int64_t>() == 2 ? 1.0 : 4.0, 1e-5);
+    }
+  }
+  EXPECT_EQ(count[2], draws);
+  for (int j : {0, 1, 3, 4}) EXPECT_NEAR(count[j], draws / 4, 150) << "channel " << j;
+}
+
+TEST_F(CudaOps, EmpConv2dSampledGradientsMatchTheCpuOnTheDrawnChannels) {
+  const auto x = torch::randn({4, 16, 10, 10}, kDoubles);
+  const auto w = torch::randn({32, 16, 3, 3}, kDoubles);
+  const auto delta = torch::randn({4, 32, 10, 10}, kDoubles);
+  torch::manual_seed(9);
+  const auto [kept, scale] = skiptrain::sample_channels(delta.cuda(), w.cuda(), 0.25, 1.0, 1.0);
+  torch::manual_seed(9);
+  const auto [gi, gw, gb] = skiptrain::_emp_conv2d_backward(delta.cuda(), x.cuda(), w.cuda(), {1, 1}, {1, 1}, {1, 1}, 1,
+                                                            0.25, 1.0, 1.0, true, {true, true, false});
+  // On the CPU: the same drawn channels, their error maps scaled, through the sliced backward.
+  auto scaled = delta.clone();
+  const auto k = kept.cpu();
+  scaled.index_copy_(1, k, delta.index_select(1, k) * scale.cpu().view({1, -1, 1, 1}));
+  const auto [ri, rw, rb] =
+      skiptrain::detail::emp_conv2d_backward_sliced(scaled, x, w, k, {1, 1}, {1, 1}, {1, 1}, 1, {true, true, false});
+  EXPECT_TRUE(torch::allclose(gi.cpu(), ri, 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(gw.cpu(), rw, 1e-10, 1e-10));
+  EXPECT_EQ(k.numel(), 8);
 }
 
 TEST_F(CudaOps, QuantizeNearestRoundsAsTheCpu) {

@@ -1,6 +1,7 @@
 // skiptrain::emp_conv2d and its pruned backward against ATen: dense equality at keep = 1,
 // a slow sliced reference at keep < 1 (direct kernels and the sliced ATen path), exact
-// zeros for pruned filters, argument errors that name the argument.
+// zeros for pruned filters, sampled channels scaled by 1 / probability and unbiased on average,
+// argument errors that name the argument.
 #include "skiptrain/ops/emp_conv2d.h"
 #include "skiptrain/ops/select_channels.h"
 #include "skiptrain/skiptrain.h"
@@ -107,7 +108,7 @@ TEST_P(EmpConv2dCase, PrunedGradientsMatchSlicedReference) {
       auto kept = skiptrain::select_channels(go, w, keep, 1.0, 1.0);
       ASSERT_TRUE(torch::equal(kept, reference_kept(go, w, keep, 1.0, 1.0))) << c.name << " keep " << keep;
       auto [gi, gw, gb] = skiptrain::_emp_conv2d_backward(go, x, w, c.stride, c.padding, c.dilation, c.groups, keep,
-                                                          1.0, 1.0, {true, true, c.bias});
+                                                          1.0, 1.0, false, {true, true, c.bias});
       auto [ri, rw, rb] = reference(c, x, w, b, go, kept);
       const double tol = dtype == at::kFloat ? 1e-4 : 1e-10;
       EXPECT_TRUE(torch::allclose(gi, ri, tol, tol)) << c.name << " grad_input keep " << keep;
@@ -129,13 +130,42 @@ TEST_P(EmpConv2dCase, OutputMaskSkipsGradients) {
   auto w = torch::randn({c.c_out, c.input[1] / c.groups, c.kh, c.kw});
   auto go = torch::randn(torch::conv2d(x, w, {}, c.stride, c.padding, c.dilation, c.groups).sizes());
   auto [gi, gw, gb] = skiptrain::_emp_conv2d_backward(go, x, w, c.stride, c.padding, c.dilation, c.groups, 0.5, 1.0,
-                                                      1.0, {false, true, false});
+                                                      1.0, false, {false, true, false});
   EXPECT_FALSE(gi.defined());
   EXPECT_TRUE(gw.defined());
   EXPECT_FALSE(gb.defined());
-  auto [gi2, gw2, gb2] = skiptrain::_emp_conv2d_backward(go, x, w, c.stride, c.padding, c.dilation, c.groups, 0.5,
-                                                         1.0, 1.0, {true, true, false});
+  auto [gi2, gw2, gb2] = skiptrain::_emp_conv2d_backward(go, x, w, c.stride, c.padding, c.dilation, c.groups, 0.5, 1.0,
+                                                         1.0, false, {true, true, false});
   EXPECT_TRUE(torch::equal(gw, gw2));
+}
+
+TEST_P(EmpConv2dCase, SampledGradientsAreTheDrawnChannelsScaledByOneOverTheirProbability) {
+  const auto& c = GetParam();
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    for (double keep : {0.5, 0.25}) {
+      torch::manual_seed(5);
+      auto opts = torch::TensorOptions().dtype(dtype);
+      auto x = torch::randn(c.input, opts);
+      auto w = torch::randn({c.c_out, c.input[1] / c.groups, c.kh, c.kw}, opts);
+      auto b = c.bias ? torch::randn({c.c_out}, opts) : at::Tensor();
+      auto go = torch::randn(torch::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups).sizes(), opts);
+      // The backward draws from the generator as sample_channels does: the same seed, the same draw.
+      torch::manual_seed(6);
+      auto [kept, scale] = skiptrain::sample_channels(go, w, keep, 1.0, 1.0);
+      torch::manual_seed(6);
+      auto [gi, gw, gb] = skiptrain::_emp_conv2d_backward(go, x, w, c.stride, c.padding, c.dilation, c.groups, keep,
+                                                          1.0, 1.0, true, {true, true, c.bias});
+      // Every gradient is linear in the error map: scaling a kept channel's error map scales its share.
+      auto scaled = go.clone();
+      scaled.index_copy_(1, kept, go.index_select(1, kept) * scale.view({1, -1, 1, 1}));
+      auto [ri, rw, rb] = reference(c, x, w, b, scaled, kept);
+      const double tol = dtype == at::kFloat ? 1e-3 : 1e-10;
+      EXPECT_TRUE(torch::allclose(gi, ri, tol, tol)) << c.name << " grad_input keep " << keep;
+      EXPECT_TRUE(torch::allclose(gw, rw, tol, tol)) << c.name << " grad_weight keep " << keep;
+      if (c.bias) EXPECT_TRUE(torch::allclose(gb, rb, tol, tol)) << c.name << " grad_bias keep " << keep;
+      EXPECT_EQ(kept.numel(), skiptrain::kept_channels(c.c_out, keep));
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, EmpConv2dCase, ::testing::ValuesIn(cases()),
@@ -157,16 +187,45 @@ TEST(EmpConv2d, AutogradThroughDispatcherPrunesFilters) {
   EXPECT_TRUE(torch::equal(nonzero_bias, kept));
 }
 
+// Relative distance ||a - b|| / ||b||.
+double relative_error(const at::Tensor& a, const at::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); }
+
+TEST(EmpConv2d, SampledGradientsAverageToTheDenseGradients) {
+  torch::manual_seed(7);
+  auto x = torch::randn({2, 4, 8, 8}, torch::kDouble);
+  auto w = torch::randn({8, 4, 3, 3}, torch::kDouble);
+  auto go =
+      torch::randn({2, 8, 8, 8}, torch::kDouble) * torch::linspace(0.5, 2.0, 8, torch::kDouble).view({1, -1, 1, 1});
+  const auto backward = [&](double keep, bool sample) {
+    return skiptrain::_emp_conv2d_backward(go, x, w, {1, 1}, {1, 1}, {1, 1}, 1, keep, 1.0, 1.0, sample,
+                                           {true, true, false});
+  };
+  auto [dense_gi, dense_gw, unused] = backward(1.0, false);
+  at::Tensor sum_gi = torch::zeros_like(dense_gi), sum_gw = torch::zeros_like(dense_gw);
+  const int draws = 3000;
+  for (int d = 0; d < draws; ++d) {
+    auto [gi, gw, gb] = backward(0.5, true);
+    sum_gi += gi;
+    sum_gw += gw;
+  }
+  EXPECT_LT(relative_error(sum_gi / draws, dense_gi), 0.05);
+  EXPECT_LT(relative_error(sum_gw / draws, dense_gw), 0.05);
+  // The best-scoring half alone is far off: what the test above could not tell from the sampled mean.
+  auto [top_gi, top_gw, top_gb] = backward(0.5, false);
+  EXPECT_GT(relative_error(top_gi, dense_gi), 0.2);
+  EXPECT_GT(relative_error(top_gw, dense_gw), 0.2);
+}
+
 TEST(EmpConv2d, NonContiguousInputs) {
   torch::manual_seed(4);
   auto x = torch::randn({10, 6, 4, 8}).permute({3, 1, 0, 2});          // [8, 6, 10, 4], non-contiguous
   auto w = torch::randn({3, 3, 6, 12}).permute({3, 2, 0, 1});          // [12, 6, 3, 3]
   auto y = torch::conv2d(x, w, {}, {1, 1}, {1, 1});
   auto go = torch::randn({y.size(0), y.size(2), y.size(3), y.size(1)}).permute({0, 3, 1, 2});
-  auto [gi, gw, gb] = skiptrain::_emp_conv2d_backward(go, x, w, {1, 1}, {1, 1}, {1, 1}, 1, 0.5, 1.0, 1.0,
-                                                      {true, true, false});
-  auto [ri, rw, rb] = skiptrain::_emp_conv2d_backward(go.contiguous(), x.contiguous(), w.contiguous(), {1, 1},
-                                                      {1, 1}, {1, 1}, 1, 0.5, 1.0, 1.0, {true, true, false});
+  auto [gi, gw, gb] =
+      skiptrain::_emp_conv2d_backward(go, x, w, {1, 1}, {1, 1}, {1, 1}, 1, 0.5, 1.0, 1.0, false, {true, true, false});
+  auto [ri, rw, rb] = skiptrain::_emp_conv2d_backward(go.contiguous(), x.contiguous(), w.contiguous(), {1, 1}, {1, 1},
+                                                      {1, 1}, 1, 0.5, 1.0, 1.0, false, {true, true, false});
   EXPECT_TRUE(torch::allclose(gi, ri));
   EXPECT_TRUE(torch::allclose(gw, rw));
 }
@@ -197,7 +256,10 @@ TEST(EmpConv2d, BadArgumentsNameTheArgument) {
   expect_error_naming(call(x, w, torch::randn({7}), 0.5), "bias");
   expect_error_naming([&] { skiptrain::emp_conv2d(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 1, 0.5, -1.0, 1.0); }, "gamma1");
   expect_error_naming(
-      [&] { skiptrain::_emp_conv2d_backward(torch::randn({2, 7, 8, 8}), x, w, {1, 1}, {1, 1}, {1, 1}, 1, 0.5, 1, 1, {true, true, false}); },
+      [&] {
+        skiptrain::_emp_conv2d_backward(torch::randn({2, 7, 8, 8}), x, w, {1, 1}, {1, 1}, {1, 1}, 1, 0.5, 1, 1, false,
+                                        {true, true, false});
+      },
       "grad_output");
   expect_error_naming([&] { skiptrain::emp_conv2d(x, w, {}, {0, 1}, {1, 1}, {1, 1}, 1, 0.5); }, "stride");
   expect_error_naming([&] { skiptrain::emp_conv2d(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 3, 0.5); }, "groups");

@@ -17,10 +17,10 @@ class EmpConv2dFunction : public torch::autograd::Function<EmpConv2dFunction> {
                                                 const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                                                 std::vector<int64_t> stride, std::vector<int64_t> padding,
                                                 std::vector<int64_t> dilation, int64_t groups, double keep,
-                                                double gamma1, double gamma2) {
+                                                double gamma1, double gamma2, bool sample) {
     at::AutoDispatchBelowADInplaceOrView guard;
     // An absent bias must stay an empty optional: autograd::Function cannot hold an undefined Tensor input.
-    auto output = emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
+    auto output = emp_conv2d(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2, sample);
     ctx->save_for_backward({input, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
@@ -29,6 +29,7 @@ class EmpConv2dFunction : public torch::autograd::Function<EmpConv2dFunction> {
     ctx->saved_data["keep"] = keep;
     ctx->saved_data["gamma1"] = gamma1;
     ctx->saved_data["gamma2"] = gamma2;
+    ctx->saved_data["sample"] = sample;
     ctx->saved_data["has_bias"] = bias.has_value() && bias->defined();
     return {output};
   }
@@ -45,30 +46,29 @@ class EmpConv2dFunction : public torch::autograd::Function<EmpConv2dFunction> {
           grad_outputs[0], saved[0], saved[1], ctx->saved_data["stride"].toIntVector(),
           ctx->saved_data["padding"].toIntVector(), ctx->saved_data["dilation"].toIntVector(),
           ctx->saved_data["groups"].toInt(), ctx->saved_data["keep"].toDouble(), ctx->saved_data["gamma1"].toDouble(),
-          ctx->saved_data["gamma2"].toDouble(), mask);
+          ctx->saved_data["gamma2"].toDouble(), ctx->saved_data["sample"].toBool(), mask);
     }
-    return {gi, gw, gb, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    return {gi,           gw,           gb,           at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
-at::Tensor emp_conv2d_autograd(const at::Tensor& input, const at::Tensor& weight,
-                               const c10::optional<at::Tensor>& bias, c10::IntArrayRef stride,
-                               c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep,
-                               double gamma1, double gamma2) {
+at::Tensor emp_conv2d_autograd(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                               c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                               int64_t groups, double keep, double gamma1, double gamma2, bool sample) {
   const c10::optional<at::Tensor> b = bias.has_value() && bias->defined() ? bias : c10::nullopt;
-  return EmpConv2dFunction::apply(input, weight, b, stride.vec(),
-                                  padding.vec(), dilation.vec(), groups, keep, gamma1, gamma2)[0];
+  return EmpConv2dFunction::apply(input, weight, b, stride.vec(), padding.vec(), dilation.vec(), groups, keep, gamma1,
+                                  gamma2, sample)[0];
 }
 
 // The backward op is not differentiable (no double backward): it runs below autograd.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_autograd(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
-    std::array<bool, 3> output_mask) {
+    bool sample, std::array<bool, 3> output_mask) {
   at::AutoDispatchBelowADInplaceOrView guard;
   return _emp_conv2d_backward(grad_output, input, weight, stride, padding, dilation, groups, keep, gamma1, gamma2,
-                              output_mask);
+                              sample, output_mask);
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 // Device-generic kernels of skiptrain::emp_conv2d (ATen's convolution) and of
-// skiptrain::_emp_conv2d_backward (select the kept channels, then ATen's convolution backward on the
-// kept slice: never a mask; keep = 1 is ATen's dense backward), registered at
+// skiptrain::_emp_conv2d_backward (select or draw the kept channels, then ATen's convolution backward
+// on the kept slice: never a mask; keep = 1 is ATen's dense backward), registered at
 // CompositeExplicitAutograd: CUDA and every device without a kernel of its own run them. The CPU
 // kernel (cpu/emp_conv2d_kernel.cpp) falls back to emp_conv2d_backward_sliced below.
 #include "skiptrain/ops/emp_conv2d.h"
-
-#include "skiptrain/ops/select_channels.h"
 
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -34,21 +32,26 @@ at::Tensor index_select_as(const at::Tensor& t, int64_t dim, const at::Tensor& i
 
 at::Tensor emp_conv2d_forward(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                               c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
-                              int64_t groups, double keep, double gamma1, double gamma2) {
+                              int64_t groups, double keep, double gamma1, double gamma2, bool /*sample*/) {
   detail::check_emp_conv2d_args(input, weight, bias, stride, padding, dilation, groups, keep, gamma1, gamma2);
   return at::convolution(input, weight, bias, stride, padding, dilation, false, {0, 0}, groups);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward(
-    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
-    c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
-    std::array<bool, 3> output_mask) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward(const at::Tensor& grad_output,
+                                                                   const at::Tensor& input, const at::Tensor& weight,
+                                                                   c10::IntArrayRef stride, c10::IntArrayRef padding,
+                                                                   c10::IntArrayRef dilation, int64_t groups,
+                                                                   double keep, double gamma1, double gamma2,
+                                                                   bool sample, std::array<bool, 3> output_mask) {
   if (auto dense = detail::emp_conv2d_backward_if_dense(grad_output, input, weight, stride, padding, dilation, groups,
                                                         keep, gamma1, gamma2, output_mask))
     return *dense;
-  const auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
-  return detail::emp_conv2d_backward_sliced(grad_output, input, weight, idx, stride, padding, dilation, groups,
-                                            output_mask);
+  const auto kept = detail::kept_for_backward(grad_output, weight, keep, gamma1, gamma2, sample);
+  auto [gi, gw, gb] =
+      detail::emp_conv2d_backward_sliced(grad_output, input, detail::weight_for_grad_input(weight, kept), kept.index,
+                                         stride, padding, dilation, groups, output_mask);
+  detail::scale_kept_gradients(kept, gw, gb);
+  return std::make_tuple(gi, gw, gb);
 }
 
 }  // namespace

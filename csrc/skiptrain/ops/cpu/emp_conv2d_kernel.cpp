@@ -1,6 +1,7 @@
 // CPU kernel of skiptrain::_emp_conv2d_backward (Error Map Pruning; the forward is the
-// device-generic one in composite/). It selects the kept channels (skiptrain::select_channels),
-// then runs dense work on the kept slice only:
+// device-generic one in composite/). It selects the kept channels (skiptrain::select_channels, or
+// draws them with sample_channels and scales their gradients: detail::kept_for_backward), then runs
+// dense work on the kept slice only:
 //  - a channels-last input that the NHWC kernels serve (emp_backward_nhwc.h): those, and
 //    grad_input stays channels-last;
 //  - float32, stride 1, groups 1, kernel width 1/3/5/7 on x86-64 with AVX2 or AVX-512:
@@ -14,7 +15,6 @@
 #include "skiptrain/ops/cpu/emp_backward_nhwc.h"
 #include "skiptrain/ops/cpu/thread_partials.h"
 #include "skiptrain/ops/cpu/vector_width.h"
-#include "skiptrain/ops/select_channels.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -233,19 +233,25 @@ void backward_direct(const at::Tensor& go, const at::Tensor& x, const at::Tensor
 std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, c10::IntArrayRef stride,
     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups, double keep, double gamma1, double gamma2,
-    std::array<bool, 3> output_mask) {
+    bool sample, std::array<bool, 3> output_mask) {
   if (auto dense = detail::emp_conv2d_backward_if_dense(grad_output, input, weight, stride, padding, dilation, groups,
                                                         keep, gamma1, gamma2, output_mask))
     return *dense;
-  const auto idx = select_channels(grad_output, weight, keep, gamma1, gamma2);
+  const auto kept = detail::kept_for_backward(grad_output, weight, keep, gamma1, gamma2, sample);
+  const auto& idx = kept.index;
   // Channels-last stays channels-last only where the NHWC kernels serve it (on CPU a model is kept
   // channels-last only where they serve most of its pruned work: emp_backward_keeps_channels_last).
   const bool nhwc = cpu::nhwc_backward_applies(input, weight, stride, padding, dilation, groups);
   const auto go = nhwc ? grad_output : grad_output.contiguous();
   const auto x = nhwc ? input : input.contiguous();
-  const auto w = nhwc ? weight : weight.contiguous();
-  if (!nhwc && !direct_applies(x, w, stride, groups))
-    return detail::emp_conv2d_backward_sliced(go, x, w, idx, stride, padding, dilation, groups, output_mask);
+  const auto scaled = detail::weight_for_grad_input(weight, kept);
+  const auto w = nhwc ? scaled : scaled.contiguous();
+  if (!nhwc && !direct_applies(x, w, stride, groups)) {
+    auto [gi, gw, gb] =
+        detail::emp_conv2d_backward_sliced(go, x, w, idx, stride, padding, dilation, groups, output_mask);
+    detail::scale_kept_gradients(kept, gw, gb);
+    return std::make_tuple(gi, gw, gb);
+  }
   // The NHWC and direct kernels write every grad_input element, and the kept rows of the others.
   at::Tensor gi, gw, gb;
   if (output_mask[0]) gi = at::empty_like(x);
@@ -255,6 +261,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
     cpu::nhwc_backward(go, x, w, idx, padding, output_mask, gi, gw, gb);
   else
     backward_direct(go, x, w, idx, padding, dilation, output_mask, gi, gw, gb);
+  detail::scale_kept_gradients(kept, gw, gb);
   return std::make_tuple(gi, gw, gb);
 }
 

@@ -1,8 +1,9 @@
-// CPU kernel of skiptrain::select_channels: per-channel L1 norms of the error map
-// (one streaming pass over the batch, parallel over instances) and of the weights,
-// then a partial sort of C_out scores.
+// CPU kernels of skiptrain::select_channels and skiptrain::sample_channels: per-channel L1 norms of
+// the error map (one streaming pass over the batch, parallel over instances) and of the weights, then
+// a partial sort of C_out scores (select) or a draw in proportion to them (sample, channel_sampling.h).
 #include "skiptrain/ops/select_channels.h"
 
+#include "skiptrain/ops/channel_sampling.h"
 #include "skiptrain/ops/cpu/thread_partials.h"
 
 #include <ATen/Parallel.h>
@@ -79,15 +80,10 @@ void add_normalised(std::vector<double>& score, const std::vector<double>& v, do
   for (size_t j = 0; j < v.size(); ++j) score[j] += gamma * v[j] / mean;
 }
 
-at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
-                               double gamma2) {
-  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
-  const int64_t C = weight.size(0);
-  const int64_t K = kept_channels(C, keep);
-  auto options = at::TensorOptions().dtype(at::kLong).device(grad_output.device());
-  if (K == C) return at::arange(C, options);
-
-  std::vector<double> score(C, 0.0);
+// The channel scores of select_channels.h: gamma1 * ||W_j||_1 / mean + gamma2 * ||delta_j||_1 / mean.
+std::vector<double> channel_scores(const at::Tensor& grad_output, const at::Tensor& weight, double gamma1,
+                                   double gamma2) {
+  std::vector<double> score(weight.size(0), 0.0);
   AT_DISPATCH_FLOATING_TYPES(grad_output.scalar_type(), "select_channels", [&] {
     if (gamma2 != 0.0) {
       // A channels-last error map (from a channels-last model) is read in place, not copied.
@@ -98,6 +94,18 @@ at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& 
     }
     if (gamma1 != 0.0) add_normalised(score, weight_norms<scalar_t>(weight.contiguous()), gamma1);
   });
+  return score;
+}
+
+at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
+                               double gamma2) {
+  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
+  const int64_t C = weight.size(0);
+  const int64_t K = kept_channels(C, keep);
+  auto options = at::TensorOptions().dtype(at::kLong).device(grad_output.device());
+  if (K == C) return at::arange(C, options);
+
+  const std::vector<double> score = channel_scores(grad_output, weight, gamma1, gamma2);
   std::vector<int64_t> order(C);
   std::iota(order.begin(), order.end(), 0);
   // Highest score first; equal scores: lower index first (stable, deterministic).
@@ -109,8 +117,27 @@ at::Tensor select_channels_cpu(const at::Tensor& grad_output, const at::Tensor& 
   return out;
 }
 
+std::tuple<at::Tensor, at::Tensor> sample_channels_cpu(const at::Tensor& grad_output, const at::Tensor& weight,
+                                                       double keep, double gamma1, double gamma2) {
+  detail::check_select_channels_args(grad_output, weight, keep, gamma1, gamma2);
+  const int64_t C = weight.size(0);
+  const int64_t K = kept_channels(C, keep);
+  auto kept = at::empty({K}, at::TensorOptions().dtype(at::kLong));
+  if (K == C) return {at::arange(C, kept.options()), at::ones({C}, grad_output.options())};
+
+  std::vector<double> p = channel_scores(grad_output, weight, gamma1, gamma2);
+  sampling::inclusion_probabilities(p.data(), C, K, p.data());
+  const double u = at::rand({}, at::TensorOptions().dtype(at::kDouble)).item<double>();
+  auto scale = at::empty({K}, at::TensorOptions().dtype(at::kDouble));
+  sampling::systematic_sample(p.data(), C, K, u, kept.data_ptr<int64_t>(), scale.data_ptr<double>());
+  return {kept, scale.to(grad_output.scalar_type())};
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skiptrain, CPU, m) { m.impl("select_channels", select_channels_cpu); }
+TORCH_LIBRARY_IMPL(skiptrain, CPU, m) {
+  m.impl("select_channels", select_channels_cpu);
+  m.impl("sample_channels", sample_channels_cpu);
+}
 
 }  // namespace skiptrain
