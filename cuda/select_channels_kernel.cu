@@ -3,7 +3,7 @@
 // channels-last) and of the weights, summed in double in a fixed order (deterministic); then one block
 // scores the C_out channels and ranks them, writing the kept indices ascending (select), or one thread
 // draws them in proportion to their scores (sample, channel_sampling.h). No host synchronisation,
-// every launch on the current stream: the selection can be captured in a CUDA graph.
+// every launch on the current stream: the top-k selection can be captured in a CUDA graph.
 #include "skiptrain/ops/select_channels.h"
 #include "skiptrain/ops/channel_sampling.h"
 
@@ -250,12 +250,14 @@ at::Tensor select_channels_cuda(const at::Tensor& grad_output, const at::Tensor&
 }
 
 // One thread: the inclusion probabilities (in place of the scores) and the systematic draw of
-// channel_sampling.h, the code the CPU kernel runs. O(C_out) per capping pass, a few passes: small
-// beside the backward it prunes, and it keeps one implementation of the rule.
-__global__ void sample_kept(double* __restrict__ score, int64_t channels, int64_t k, const double* __restrict__ u,
+// channel_sampling.h, the code the CPU kernel runs. O(C_out) per capping pass, and a pass per newly
+// capped group (a few in practice, C_out at worst): small beside the backward it prunes at today's
+// channel counts, and it keeps one implementation of the rule.
+__global__ void sample_kept(double* __restrict__ score, int64_t channels, int64_t k, double u,
                             int64_t* __restrict__ kept, double* __restrict__ scale) {
   sampling::inclusion_probabilities(score, channels, k, score);
-  sampling::systematic_sample(score, channels, k, *u, kept, scale);
+  const int64_t drawn = sampling::systematic_sample(score, channels, k, u, kept, scale);
+  CUDA_KERNEL_ASSERT(drawn == k);
 }
 
 std::tuple<at::Tensor, at::Tensor> sample_channels_cuda(const at::Tensor& grad_output, const at::Tensor& weight,
@@ -269,11 +271,12 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cuda(const at::Tensor& grad_o
 
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   auto score = channel_scores_cuda(grad_output, weight, gamma1, gamma2, stream);
-  // Drawn on the device from its default generator, on the current stream: no host synchronisation.
-  const auto u = at::rand({1}, grad_output.options().dtype(at::kDouble));
   auto kept = at::empty({k}, index_options);
   auto scale = at::empty({k}, grad_output.options().dtype(at::kDouble));
-  sample_kept<<<1, 1, 0, stream>>>(score.data_ptr<double>(), channels, k, u.data_ptr<double>(),
+  // The uniform comes from the CPU generator, passed by value (no synchronisation): the draw is the
+  // CPU kernel's for the same seed, and the trainer's checkpoints (which save that generator) resume
+  // it exactly. A CUDA graph captured around it would replay one draw.
+  sample_kept<<<1, 1, 0, stream>>>(score.data_ptr<double>(), channels, k, detail::uniform_draw(),
                                    kept.data_ptr<int64_t>(), scale.data_ptr<double>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return {kept, scale.to(grad_output.scalar_type())};

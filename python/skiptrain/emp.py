@@ -6,20 +6,20 @@ from skiptrain import _checks, _core, _modules, ops
 from skiptrain.nn import EMPConv2d
 
 
-def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2,
-            sample=ops.DEFAULT_SAMPLE, skip_first=True, exclude=(), inplace=True):
+def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, skip_first=True,
+            exclude=(), inplace=True, sample=ops.DEFAULT_SAMPLE):
     """Replaces every ``torch.nn.Conv2d`` of ``model`` by an ``EMPConv2d`` (same parameters).
 
     Args:
         model: any ``torch.nn.Module`` (a bare ``Conv2d`` is converted too).
         keep: kept fraction of output channels in (0, 1].
         gamma1, gamma2: channel-score weights (see ``skiptrain.ops``).
-        sample: draw the kept channels in proportion to their scores, with unbiased gradient scales,
-            instead of keeping the best scorers (see ``skiptrain.ops``).
         skip_first: leave the first convolution (in ``named_modules`` order) dense; its input is data,
             so its backward is only grad_weight.
         exclude: qualified module names (``fnmatch`` patterns, e.g. ``"layer1.*.shortcut"``) left dense.
         inplace: modify ``model``; when False a deep copy is converted and returned.
+        sample: draw the kept channels in proportion to their scores, with unbiased gradient scales,
+            instead of keeping the best scorers (see ``skiptrain.ops``).
 
     Returns:
         The converted model (``model`` itself when ``inplace``). Existing ``EMPConv2d`` get the new settings.

@@ -132,7 +132,7 @@ def select_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
 def sample_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEFAULT_GAMMA2):
     """The output channels ``emp_conv2d(..., sample=True)`` keeps for this batch: ``ceil(keep*C_out)``
     channels drawn at random, each with a probability proportional to its score (capped at 1), from
-    the default generator of the tensors' device (``torch.manual_seed`` makes it repeatable).
+    the default CPU generator whatever the device (``torch.manual_seed`` makes it repeatable).
 
     Args:
         grad_output: the error map ``[N, C_out, H_out, W_out]``.

@@ -166,6 +166,28 @@ def test_channels_last_matches_sliced_reference(case, keep):
     assert torch.count_nonzero(wg.grad[pruned]) == 0
 
 
+@pytest.mark.parametrize("case", CHANNELS_LAST_CASES, ids=[c[0] for c in CHANNELS_LAST_CASES])
+def test_sampled_channels_last_matches_sliced_reference(case):
+    # The drawn channels' gradients, each scaled by 1/probability, through the channels-last kernels.
+    cl = torch.channels_last
+    x, w, b, a = sample_inputs(case, seed=3)
+    delta = torch.randn(F.conv2d(x, w, b, **a).shape)
+    torch.manual_seed(4)
+    kept, scale = ops.sample_channels(delta, w, 0.5)
+    xg = x.contiguous(memory_format=cl).requires_grad_(True)
+    wg = w.contiguous(memory_format=cl).requires_grad_(True)
+    bg = b.clone().requires_grad_(True) if b is not None else None
+    torch.manual_seed(4)
+    ops.emp_conv2d(xg, wg, bg, keep=0.5, sample=True, **a).backward(delta.contiguous(memory_format=cl))
+    scaled = delta.clone()
+    scaled[:, kept] *= scale.view(1, -1, 1, 1)
+    ri, rw, rb = reference_emp_grads(x, w, b, a, scaled, kept)
+    torch.testing.assert_close(xg.grad, ri, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(wg.grad, rw, rtol=1e-4, atol=1e-4)
+    if b is not None:
+        torch.testing.assert_close(bg.grad, rb, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("width", ["8", "0"], ids=["avx2", "aten-slice"])
 def test_narrower_kernel_paths_match_the_reference(width):
     """The AVX2 kernels (8 floats per vector) and the ATen-on-the-kept-slice fallback (0), forced on
@@ -313,13 +335,16 @@ def test_sampled_empconv2d_gradients_average_to_the_dense_ones():
 
 
 def test_sample_channels_draws_the_kept_count_with_scales():
+    # Error-map norms 1, 1, 10, 1, 1 (gamma1 = 0): channel 2 is sure (scale 1), the others share one draw (scale 4).
     torch.manual_seed(1)
-    delta = torch.randn(4, 16, 5, 5)
-    kept, scale = ops.sample_channels(delta, torch.randn(16, 3, 3, 3), keep=0.25)
-    assert kept.dtype == torch.int64 and kept.numel() == 4 and bool((kept.diff() > 0).all())
-    assert scale.dtype == delta.dtype and bool((scale >= 1).all())
+    delta = torch.ones(2, 5, 3, 3) * torch.tensor([1.0, 1.0, 10.0, 1.0, 1.0]).view(1, -1, 1, 1)
+    for _ in range(20):
+        kept, scale = ops.sample_channels(delta, torch.ones(5, 2, 3, 3), keep=0.4, gamma1=0.0)
+        assert kept.dtype == torch.int64 and kept.numel() == 2 and bool((kept.diff() > 0).all())
+        assert 2 in kept.tolist() and scale.dtype == delta.dtype
+        torch.testing.assert_close(scale, torch.where(kept == 2, 1.0, 4.0))
     with pytest.raises(ValueError, match="keep"):
-        ops.sample_channels(delta, torch.randn(16, 3, 3, 3), keep=0.0)
+        ops.sample_channels(delta, torch.ones(5, 2, 3, 3), keep=0.0)
 
 
 def test_convert_and_set_keep():

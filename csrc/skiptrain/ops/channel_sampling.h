@@ -18,9 +18,10 @@ namespace skiptrain::sampling {
 constexpr double kScoreFloor = 0.01;
 
 // Inclusion probabilities of k of c channels (1 <= k < c) from their scores (>= 0; a NaN, infinite
-// or negative score counts as 0): p[j] = min(1, t * (score[j] + floor)), t such that the p sum to k
-// (the channels that reach 1 are capped and the rest share what is left, pass after pass).
-// `p` may be `score` (computed in place).
+// or negative score counts as 0): p[j] = min(1, t * (score[j] / sum + floor / c)), t such that the p
+// sum to k (the channels that reach 1 are capped and the rest share what is left, pass after pass).
+// The shares are taken of the scores' sum first, so any scale of scores (any gamma) gives the same
+// probabilities and t stays near k. `p` may be `score` (computed in place).
 C10_HOST_DEVICE inline void inclusion_probabilities(const double* score, int64_t c, int64_t k, double* p) {
   double sum = 0;
   for (int64_t j = 0; j < c; ++j) {
@@ -28,8 +29,7 @@ C10_HOST_DEVICE inline void inclusion_probabilities(const double* score, int64_t
     p[j] = s > 0.0 && s <= 1e300 ? s : 0.0;
     sum += p[j];
   }
-  const double floor = sum > 0.0 ? kScoreFloor * sum / static_cast<double>(c) : 1.0;
-  for (int64_t j = 0; j < c; ++j) p[j] += floor;
+  for (int64_t j = 0; j < c; ++j) p[j] = (sum > 0.0 ? p[j] / sum : 0.0) + kScoreFloor / static_cast<double>(c);
   // A capped channel is marked -1 until the last pass; each pass caps at least one or ends.
   int64_t capped = 0;
   for (;;) {
@@ -62,9 +62,9 @@ C10_HOST_DEVICE inline uint64_t fixed_point_length(double q) {
 // consecutive intervals of lengths p[j]. The lengths are fixed-point integers (2^32 per unit, each at
 // most one unit) and the points are spread over their exact total, so no interval holds two points and
 // every point lands: the count is exact whatever the rounding. Writes the drawn channels ascending to
-// kept[0..k) and 1 / p of each to scale[0..k).
-C10_HOST_DEVICE inline void systematic_sample(const double* p, int64_t c, int64_t k, double u, int64_t* kept,
-                                              double* scale) {
+// kept[0..k) and 1 / p of each to scale[0..k); returns how many it drew (k: the callers check it).
+C10_HOST_DEVICE inline int64_t systematic_sample(const double* p, int64_t c, int64_t k, double u, int64_t* kept,
+                                                 double* scale) {
   uint64_t total = 0;
   for (int64_t j = 0; j < c; ++j) total += fixed_point_length(p[j]);
   // The last point u' + (k-1) units must stay below the total: u' is drawn from [0, span).
@@ -83,6 +83,7 @@ C10_HOST_DEVICE inline void systematic_sample(const double* p, int64_t c, int64_
       point += kUnit;
     }
   }
+  return drawn;
 }
 
 }  // namespace skiptrain::sampling

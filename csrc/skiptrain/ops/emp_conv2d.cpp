@@ -1,12 +1,16 @@
-// Schemas, C++ API and argument checks of skiptrain::emp_conv2d and skiptrain::_emp_conv2d_backward;
+// Schemas, C++ API and argument checks of skiptrain::emp_conv2d and skiptrain::_emp_conv2d_backward,
+// and the kept channels every backward kernel shares (selected or sampled, with the sampled scales);
 // the kernels are in composite/ (every device) and cpu/, the autograd wiring in autograd/.
 #include "skiptrain/ops/emp_conv2d.h"
 
 #include "skiptrain/ops/select_channels.h"
 
+#include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
+
+#include <vector>
 
 namespace skiptrain {
 
@@ -107,21 +111,28 @@ KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& 
                                double gamma2, bool sample) {
   if (!sample) return {select_channels(grad_output, weight, keep, gamma1, gamma2), at::Tensor()};
   auto [index, scale] = sample_channels(grad_output, weight, keep, gamma1, gamma2);
-  return {index, scale.to(weight.scalar_type())};
+  return {index, scale.to(weight.scalar_type() == at::kDouble ? at::kDouble : at::kFloat)};
 }
 
-at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept) {
-  if (!kept.scale.defined()) return weight;
-  auto scaled = weight.clone(at::MemoryFormat::Preserve);
-  return scaled.index_copy_(0, kept.index, weight.index_select(0, kept.index).mul_(kept.scale.view({-1, 1, 1, 1})));
+namespace {
+// rows (t's kept rows, [K, ...]) times their scales, in the scales' precision, back in t's dtype.
+at::Tensor scaled_rows(const at::Tensor& t, const KeptChannels& kept) {
+  auto rows = t.index_select(0, kept.index).to(kept.scale.scalar_type());
+  auto shape = std::vector<int64_t>(t.dim(), 1);
+  shape[0] = -1;
+  return rows.mul_(kept.scale.view(shape)).to(t.scalar_type());
+}
+}  // namespace
+
+at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept, bool grad_input_wanted) {
+  if (!kept.scale.defined() || !grad_input_wanted) return weight;
+  return weight.clone(at::MemoryFormat::Preserve).index_copy_(0, kept.index, scaled_rows(weight, kept));
 }
 
 void scale_kept_gradients(const KeptChannels& kept, at::Tensor& grad_weight, at::Tensor& grad_bias) {
   if (!kept.scale.defined()) return;
-  if (grad_weight.defined())
-    grad_weight.index_copy_(0, kept.index,
-                            grad_weight.index_select(0, kept.index).mul_(kept.scale.view({-1, 1, 1, 1})));
-  if (grad_bias.defined()) grad_bias.index_copy_(0, kept.index, grad_bias.index_select(0, kept.index).mul_(kept.scale));
+  if (grad_weight.defined()) grad_weight.index_copy_(0, kept.index, scaled_rows(grad_weight, kept));
+  if (grad_bias.defined()) grad_bias.index_copy_(0, kept.index, scaled_rows(grad_bias, kept));
 }
 
 }  // namespace detail

@@ -65,14 +65,15 @@ c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backwar
 // sample_channels' draw and each drawn channel's gradient scale (1 / its probability).
 struct KeptChannels {
   at::Tensor index;  // int64 [K], ascending, on the tensors' device
-  at::Tensor scale;  // [K] in the weight's dtype, or undefined: every kept gradient as computed
+  at::Tensor scale;  // [K] float32 (float64 for a float64 weight), or undefined: every kept gradient as computed
 };
 KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                                double gamma2, bool sample);
 
-// The weight a pruned backward computes grad_input from: `weight` itself, or (sampled) a copy whose
-// kept rows are multiplied by their scales, so that grad_input sums rot(W_j) * delta_j / p_j.
-at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept);
+// The weight a pruned backward computes grad_input from: `weight` itself, or (sampled, and only when
+// grad_input is wanted) a copy whose kept rows are multiplied by their scales, so that grad_input
+// sums rot(W_j) * delta_j / p_j. Products are taken in the scale's precision (half and bfloat16 too).
+at::Tensor weight_for_grad_input(const at::Tensor& weight, const KeptChannels& kept, bool grad_input_wanted);
 
 // Multiplies the kept rows of grad_weight and entries of grad_bias (those defined) by their scales;
 // nothing when kept.scale is undefined.

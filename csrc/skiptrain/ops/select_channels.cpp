@@ -4,6 +4,7 @@
 
 #include "skiptrain/ceil_share.h"
 
+#include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -42,6 +43,8 @@ std::tuple<at::Tensor, at::Tensor> sample_channels(const at::Tensor& grad_output
 }
 
 namespace detail {
+
+double uniform_draw() { return at::rand({}, at::TensorOptions().dtype(at::kDouble)).item<double>(); }
 
 void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                                 double gamma2) {

@@ -36,14 +36,19 @@ at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weig
 
 // The unbiased alternative to select_channels: the same kept_channels(C_out, keep) count and the same
 // scores, but the channels are drawn at random, each with an inclusion probability p_j proportional to
-// its score (capped at 1; see ops/channel_sampling.h), from the default generator of grad_output's
-// device (torch.manual_seed makes it repeatable). Returns (kept: int64 [K] ascending, scale: [K] in
+// its score (capped at 1; see ops/channel_sampling.h), from the default CPU generator whatever the
+// device: torch.manual_seed makes it repeatable, the trainer's checkpoints resume it, and CPU and CUDA
+// draw the same channels from the same scores. Returns (kept: int64 [K] ascending, scale: [K] in
 // grad_output's dtype, 1 / p_j): a backward that scales each kept channel's gradients by its scale
 // equals the dense backward in expectation.
 std::tuple<at::Tensor, at::Tensor> sample_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep,
                                                    double gamma1, double gamma2);
 
 namespace detail {
+// One uniform draw in [0, 1) from the default CPU generator: the randomness of every sample_channels
+// kernel.
+double uniform_draw();
+
 // The checks every select_channels kernel starts with (settings, shapes, one floating dtype and one
 // device for both tensors); every message names the argument.
 void check_select_channels_args(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,

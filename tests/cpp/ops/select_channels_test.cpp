@@ -110,6 +110,22 @@ TEST(ChannelSampling, BadOrZeroScoresStillGiveEveryChannelAChance) {
   for (double v : all_zero) EXPECT_NEAR(v, 0.75, 1e-12);
 }
 
+TEST(ChannelSampling, AnyScaleOfTheScoresGivesTheSameProbabilities) {
+  // Tiny gammas (down to subnormal scores) and huge ones must not overflow the share or lose the sum.
+  const std::vector<double> base = {3, 1, 4, 1, 5, 9, 2, 6};
+  const auto expected = probabilities(base, 3);
+  for (double factor : {1e-300, 1e-310, 1e280}) {
+    std::vector<double> scaled;
+    for (double v : base) scaled.push_back(v * factor);
+    const auto p = probabilities(scaled, 3);
+    for (size_t j = 0; j < p.size(); ++j) EXPECT_NEAR(p[j], expected[j], 1e-6) << "factor " << factor << " " << j;
+  }
+  auto go = torch::randn({2, 8, 3, 3});
+  auto [kept, scale] = skiptrain::sample_channels(go, torch::randn({8, 2, 3, 3}), 0.5, 1e-306, 1e-306);
+  EXPECT_EQ(kept.numel(), 4);
+  EXPECT_TRUE(torch::isfinite(scale).all().item<bool>());
+}
+
 TEST(ChannelSampling, SystematicSampleDrawsExactlyKAtEveryRoundingEdge) {
   // Probabilities whose decimal sums are not exact in binary, at u = 0 and u just below 1.
   for (const auto& [p, k] :
@@ -120,7 +136,9 @@ TEST(ChannelSampling, SystematicSampleDrawsExactlyKAtEveryRoundingEdge) {
     for (double u : {0.0, 0.5, std::nextafter(1.0, 0.0)}) {
       std::vector<int64_t> kept(k, -1);
       std::vector<double> scale(k, 0);
-      skiptrain::sampling::systematic_sample(p.data(), static_cast<int64_t>(p.size()), k, u, kept.data(), scale.data());
+      EXPECT_EQ(skiptrain::sampling::systematic_sample(p.data(), static_cast<int64_t>(p.size()), k, u, kept.data(),
+                                                       scale.data()),
+                k);
       for (int64_t i = 0; i < k; ++i) {
         ASSERT_GE(kept[i], 0) << "slot " << i << " of " << k << " unfilled at u " << u;
         if (i > 0) EXPECT_GT(kept[i], kept[i - 1]);

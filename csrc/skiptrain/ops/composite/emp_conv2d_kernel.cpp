@@ -47,9 +47,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward(const at::Ten
                                                         keep, gamma1, gamma2, output_mask))
     return *dense;
   const auto kept = detail::kept_for_backward(grad_output, weight, keep, gamma1, gamma2, sample);
-  auto [gi, gw, gb] =
-      detail::emp_conv2d_backward_sliced(grad_output, input, detail::weight_for_grad_input(weight, kept), kept.index,
-                                         stride, padding, dilation, groups, output_mask);
+  auto [gi, gw, gb] = detail::emp_conv2d_backward_sliced(grad_output, input,
+                                                         detail::weight_for_grad_input(weight, kept, output_mask[0]),
+                                                         kept.index, stride, padding, dilation, groups, output_mask);
   detail::scale_kept_gradients(kept, gw, gb);
   return std::make_tuple(gi, gw, gb);
 }

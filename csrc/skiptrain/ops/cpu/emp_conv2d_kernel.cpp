@@ -244,7 +244,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> emp_conv2d_backward_cpu(
   const bool nhwc = cpu::nhwc_backward_applies(input, weight, stride, padding, dilation, groups);
   const auto go = nhwc ? grad_output : grad_output.contiguous();
   const auto x = nhwc ? input : input.contiguous();
-  const auto scaled = detail::weight_for_grad_input(weight, kept);
+  const auto scaled = detail::weight_for_grad_input(weight, kept, output_mask[0]);
   const auto w = nhwc ? scaled : scaled.contiguous();
   if (!nhwc && !direct_applies(x, w, stride, groups)) {
     auto [gi, gw, gb] =

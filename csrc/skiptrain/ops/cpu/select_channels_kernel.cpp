@@ -127,9 +127,10 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cpu(const at::Tensor& grad_ou
 
   std::vector<double> p = channel_scores(grad_output, weight, gamma1, gamma2);
   sampling::inclusion_probabilities(p.data(), C, K, p.data());
-  const double u = at::rand({}, at::TensorOptions().dtype(at::kDouble)).item<double>();
   auto scale = at::empty({K}, at::TensorOptions().dtype(at::kDouble));
-  sampling::systematic_sample(p.data(), C, K, u, kept.data_ptr<int64_t>(), scale.data_ptr<double>());
+  const int64_t drawn = sampling::systematic_sample(p.data(), C, K, detail::uniform_draw(), kept.data_ptr<int64_t>(),
+                                                    scale.data_ptr<double>());
+  TORCH_CHECK(drawn == K, "sample_channels: drew ", drawn, " of ", K, " channels (inclusion probabilities broken)");
   return {kept, scale.to(grad_output.scalar_type())};
 }
 
