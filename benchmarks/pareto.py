@@ -239,12 +239,15 @@ def plot(cell, methods, budgets, out):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for m in methods:
+    # Up to 20 distinct colours, and markers changing every 10 methods: no two methods share a style.
+    colours = plt.get_cmap("tab20").colors
+    for i, m in enumerate(methods):
         points = [tuple(mean(r["summary"][key] for r in cell[m, b]) for key in ("train_s", "spent_macs", "test_acc"))
                   for b in budgets if (m, b) in cell]
         points = [(t, macs, acc * 100) for t, macs, acc in points]
-        axes[0].plot([p[0] for p in points], [p[2] for p in points], "o-", label=m)
-        axes[1].plot([p[1] for p in points], [p[2] for p in points], "o-", label=m)
+        style = dict(color=colours[(2 * i) % 20 + (i // 10) % 2], marker="os^D"[(i // 10) % 4], label=m)
+        axes[0].plot([p[0] for p in points], [p[2] for p in points], "-", **style)
+        axes[1].plot([p[1] for p in points], [p[2] for p in points], "-", **style)
     axes[0].set_xlabel("training wall-clock (s)")
     axes[1].set_xlabel("counted MACs")
     for ax in axes:
