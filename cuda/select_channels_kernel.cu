@@ -267,7 +267,8 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cuda(const at::Tensor& grad_o
   const int64_t channels = weight.size(0);
   const int64_t k = kept_channels(channels, keep);
   const auto index_options = grad_output.options().dtype(at::kLong);
-  if (k == channels) return {at::arange(channels, index_options), at::ones({channels}, grad_output.options())};
+  const auto scale_options = grad_output.options().dtype(at::toOpMathType(grad_output.scalar_type()));
+  if (k == channels) return {at::arange(channels, index_options), at::ones({channels}, scale_options)};
 
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   auto score = channel_scores_cuda(grad_output, weight, gamma1, gamma2, stream);
@@ -279,7 +280,7 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cuda(const at::Tensor& grad_o
   sample_kept<<<1, 1, 0, stream>>>(score.data_ptr<double>(), channels, k, detail::uniform_draw(),
                                    kept.data_ptr<int64_t>(), scale.data_ptr<double>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return {kept, scale.to(grad_output.scalar_type())};
+  return {kept, scale.to(scale_options)};
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ def _select_channels(grad_output, weight, keep, gamma1, gamma2):
 @torch.library.register_fake("skiptrain::sample_channels")
 def _sample_channels(grad_output, weight, keep, gamma1, gamma2):
     kept = torch.ops.skiptrain.kept_channels(weight.shape[0], keep)
-    return grad_output.new_empty(kept, dtype=torch.int64), grad_output.new_empty(kept)
+    scale_dtype = torch.float64 if grad_output.dtype == torch.float64 else torch.float32
+    return grad_output.new_empty(kept, dtype=torch.int64), grad_output.new_empty(kept, dtype=scale_dtype)
 
 
 @torch.library.register_fake("skiptrain::quantize")

@@ -142,7 +142,8 @@ def sample_channels(grad_output, weight, keep, gamma1=DEFAULT_GAMMA1, gamma2=DEF
 
     Returns:
         ``(kept, scale)``: int64 kept channel indices, ascending, and each one's gradient scale,
-        1 / its probability, in ``grad_output``'s dtype.
+        1 / its probability, in float64 for a double ``grad_output`` and float32 otherwise (half and
+        bfloat16 gradients are scaled without rounding the scales).
 
     Example:
         >>> kept, scale = sample_channels(torch.randn(4, 8, 5, 5), torch.randn(8, 3, 3, 3), keep=0.5)

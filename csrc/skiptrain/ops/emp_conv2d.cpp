@@ -111,7 +111,7 @@ KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& 
                                double gamma2, bool sample) {
   if (!sample) return {select_channels(grad_output, weight, keep, gamma1, gamma2), at::Tensor()};
   auto [index, scale] = sample_channels(grad_output, weight, keep, gamma1, gamma2);
-  return {index, scale.to(weight.scalar_type() == at::kDouble ? at::kDouble : at::kFloat)};
+  return {index, scale};
 }
 
 namespace {

@@ -65,7 +65,7 @@ c10::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> emp_conv2d_backwar
 // sample_channels' draw and each drawn channel's gradient scale (1 / its probability).
 struct KeptChannels {
   at::Tensor index;  // int64 [K], ascending, on the tensors' device
-  at::Tensor scale;  // [K] float32 (float64 for a float64 weight), or undefined: every kept gradient as computed
+  at::Tensor scale;  // [K] float32 (float64 for double), or undefined: every kept gradient as computed
 };
 KeptChannels kept_for_backward(const at::Tensor& grad_output, const at::Tensor& weight, double keep, double gamma1,
                                double gamma2, bool sample);

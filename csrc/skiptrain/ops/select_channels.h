@@ -38,9 +38,10 @@ at::Tensor select_channels(const at::Tensor& grad_output, const at::Tensor& weig
 // scores, but the channels are drawn at random, each with an inclusion probability p_j proportional to
 // its score (capped at 1; see ops/channel_sampling.h), from the default CPU generator whatever the
 // device: torch.manual_seed makes it repeatable, the trainer's checkpoints resume it, and CPU and CUDA
-// draw the same channels from the same scores. Returns (kept: int64 [K] ascending, scale: [K] in
-// grad_output's dtype, 1 / p_j): a backward that scales each kept channel's gradients by its scale
-// equals the dense backward in expectation.
+// draw the same channels from the same scores. Returns (kept: int64 [K] ascending, scale: [K], 1 / p_j,
+// in grad_output's op-math dtype: float64 for double, float32 otherwise, so that half and bfloat16
+// gradients are scaled without rounding the scales): a backward that scales each kept channel's
+// gradients by its scale equals the dense backward in expectation.
 std::tuple<at::Tensor, at::Tensor> sample_channels(const at::Tensor& grad_output, const at::Tensor& weight, double keep,
                                                    double gamma1, double gamma2);
 

@@ -88,6 +88,24 @@ TEST_F(CudaOps, SampleChannelsDrawsInProportionToTheScores) {
   for (int j : {0, 1, 3, 4}) EXPECT_NEAR(count[j], draws / 4, 150) << "channel " << j;
 }
 
+TEST_F(CudaOps, SampleChannelsKeepsHalfAndBfloat16ScalesInFloat32) {
+  // Norms 1, 1, 1, 7 (gamma1 = 0), keep 0.5: channel 3 is sure, the others are drawn with p = 1/3 and
+  // scale 3; norms 1, 2, 3, 4 give scales like 10/3 that half and bfloat16 cannot hold exactly.
+  for (const auto& norms : {std::vector<double>{1, 1, 1, 7}, std::vector<double>{1, 2, 3, 4}}) {
+    const auto go = torch::ones({2, 4, 3, 3}) * torch::tensor(norms).view({1, -1, 1, 1});
+    const auto w = torch::ones({4, 2, 3, 3});
+    torch::manual_seed(3);
+    const auto [kept32, scale32] = skiptrain::sample_channels(go.cuda(), w.cuda(), 0.5, 0.0, 1.0);
+    for (const auto dtype : {torch::kHalf, torch::kBFloat16}) {
+      torch::manual_seed(3);
+      const auto [kept, scale] = skiptrain::sample_channels(go.to(dtype).cuda(), w.to(dtype).cuda(), 0.5, 0.0, 1.0);
+      EXPECT_EQ(scale.scalar_type(), torch::kFloat) << dtype;
+      EXPECT_TRUE(torch::equal(kept.cpu(), kept32.cpu())) << dtype;
+      EXPECT_TRUE(torch::equal(scale.cpu(), scale32.cpu())) << dtype;
+    }
+  }
+}
+
 TEST_F(CudaOps, EmpConv2dSampledGradientsMatchTheCpuOnTheDrawnChannels) {
   const auto x = torch::randn({4, 16, 10, 10}, kDoubles);
   const auto w = torch::randn({32, 16, 3, 3}, kDoubles);

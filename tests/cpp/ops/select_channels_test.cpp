@@ -188,6 +188,12 @@ TEST(SampleChannels, RepeatableUnderManualSeedAndKeepOneKeepsAll) {
   auto [all, ones] = skiptrain::sample_channels(go, w, 1.0, 1.0, 1.0);
   EXPECT_TRUE(torch::equal(all, torch::arange(16, torch::kLong)));
   EXPECT_TRUE(torch::equal(ones, torch::ones({16})));
+  // Double gradients get double scales, sampled or all kept.
+  for (const double keep : {0.25, 1.0})
+    EXPECT_EQ(
+        std::get<1>(skiptrain::sample_channels(go.to(at::kDouble), w.to(at::kDouble), keep, 1.0, 1.0)).scalar_type(),
+        at::kDouble)
+        << keep;
 }
 
 }  // namespace

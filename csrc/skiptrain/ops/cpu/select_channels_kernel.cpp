@@ -8,6 +8,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ATen.h>
+#include <ATen/OpMathType.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -123,7 +124,8 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cpu(const at::Tensor& grad_ou
   const int64_t C = weight.size(0);
   const int64_t K = kept_channels(C, keep);
   auto kept = at::empty({K}, at::TensorOptions().dtype(at::kLong));
-  if (K == C) return {at::arange(C, kept.options()), at::ones({C}, grad_output.options())};
+  const auto scale_dtype = at::toOpMathType(grad_output.scalar_type());
+  if (K == C) return {at::arange(C, kept.options()), at::ones({C}, at::TensorOptions().dtype(scale_dtype))};
 
   std::vector<double> p = channel_scores(grad_output, weight, gamma1, gamma2);
   sampling::inclusion_probabilities(p.data(), C, K, p.data());
@@ -131,7 +133,7 @@ std::tuple<at::Tensor, at::Tensor> sample_channels_cpu(const at::Tensor& grad_ou
   const int64_t drawn = sampling::systematic_sample(p.data(), C, K, detail::uniform_draw(), kept.data_ptr<int64_t>(),
                                                     scale.data_ptr<double>());
   TORCH_CHECK(drawn == K, "sample_channels: drew ", drawn, " of ", K, " channels (inclusion probabilities broken)");
-  return {kept, scale.to(grad_output.scalar_type())};
+  return {kept, scale.to(scale_dtype)};
 }
 
 }  // namespace
