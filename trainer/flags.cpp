@@ -44,6 +44,11 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--emp-skip-first", c.emp_skip_first, "leave the first conv dense (true/false)")
       ->capture_default_str();
+  cmd.add_option("--emp-layer-keep", c.emp_layer_keep,
+                 "PATTERN=KEEP rules: convs whose name matches PATTERN (wildcards: layer1.*) keep KEEP instead "
+                 "of --emp-keep (1: dense); the first matching rule wins")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--emp-decay-pruned", c.emp_decay_pruned,
                  "weight decay also shrinks the channels pruned in a step (true/false)")
       ->capture_default_str();

@@ -33,7 +33,8 @@ def convert(model, kinds, swap, exclude=(), skip_first=False, inplace=True):
     Args:
         model: the root module (itself converted, and returned, when it is of ``kinds``).
         kinds: a class or tuple of classes.
-        swap: ``swap(module) -> module``; it may return ``module`` itself after changing it in place.
+        swap: ``swap(module, name) -> module`` (``name``: its qualified name); it may return ``module``
+            itself after changing it in place.
         exclude: qualified names (``fnmatch`` patterns, as checked by ``exclude_patterns``) left alone.
         skip_first: leave the first matching module (in ``named_modules`` order) alone.
         inplace: modify ``model``; when False a deep copy is converted and returned.
@@ -47,7 +48,7 @@ def convert(model, kinds, swap, exclude=(), skip_first=False, inplace=True):
     for position, (name, module) in enumerate(matches):
         if (skip_first and position == 0) or any(fnmatch.fnmatchcase(name, p) for p in exclude):
             continue
-        new = swap(module)
+        new = swap(module, name)
         if new is module:
             continue
         if name == "":

@@ -1,5 +1,7 @@
 """Turn Error Map Pruning on in any PyTorch model: ``convert`` swaps every ``nn.Conv2d``
 for an ``EMPConv2d`` sharing its parameters; ``set_keep`` changes the kept fraction later."""
+import fnmatch
+
 import torch
 
 from skiptrain import _checks, _core, _modules, ops
@@ -7,7 +9,7 @@ from skiptrain.nn import EMPConv2d
 
 
 def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops.DEFAULT_GAMMA2, skip_first=True,
-            exclude=(), inplace=True, sample=ops.DEFAULT_SAMPLE):
+            exclude=(), inplace=True, sample=ops.DEFAULT_SAMPLE, layer_keep=None):
     """Replaces every ``torch.nn.Conv2d`` of ``model`` by an ``EMPConv2d`` (same parameters).
 
     Args:
@@ -20,6 +22,10 @@ def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops
         inplace: modify ``model``; when False a deep copy is converted and returned.
         sample: draw the kept channels in proportion to their scores, with unbiased gradient scales,
             instead of keeping the best scorers (see ``skiptrain.ops``).
+        layer_keep: per-layer kept fractions, ``{pattern: keep}`` (``fnmatch`` patterns of qualified
+            names, e.g. ``{"layer1.*": 1.0}``): a converted conv takes the keep of the first pattern
+            that matches it instead of ``keep``; as the trainer's ``--emp-layer-keep``. Each pattern
+            must match a converted conv.
 
     Returns:
         The converted model (``model`` itself when ``inplace``). Existing ``EMPConv2d`` get the new settings.
@@ -31,14 +37,38 @@ def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops
     _checks.module("convert", "model", model)
     settings = ops._settings("convert", keep, gamma1, gamma2, sample)
     exclude = _modules.exclude_patterns("convert", exclude)
+    rules = _layer_keep_rules(layer_keep, settings)
+    applied = {pattern: 0 for pattern in rules}
 
-    def swap(conv):
+    def swap(conv, name):
+        layer_settings = settings
+        pattern = next((p for p in rules if fnmatch.fnmatchcase(name, p)), None)
+        if pattern is not None:
+            applied[pattern] += 1
+            layer_settings = (rules[pattern], *settings[1:])
         if isinstance(conv, EMPConv2d):
-            conv.keep, conv.gamma1, conv.gamma2, conv.sample = settings
+            conv.keep, conv.gamma1, conv.gamma2, conv.sample = layer_settings
             return conv
-        return EMPConv2d.from_conv(conv, *settings)
+        return EMPConv2d.from_conv(conv, *layer_settings)
 
-    return _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
+    converted = _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
+    unused = [p for p, count in applied.items() if count == 0]
+    if unused:
+        names = ", ".join(n for n, m in converted.named_modules() if isinstance(m, torch.nn.Conv2d))
+        raise ValueError(f"convert: layer_keep pattern {unused[0]!r} matches no converted conv (skip_first and "
+                         f"exclude leave convs dense; a conv follows the first pattern that matches it); "
+                         f"the model's convs: {names}")
+    return converted
+
+
+def _layer_keep_rules(layer_keep, settings):
+    """``layer_keep`` as an ordered ``{pattern: keep}`` dict, each keep checked as ``keep`` is."""
+    if layer_keep is None:
+        return {}
+    if not isinstance(layer_keep, dict) or not all(isinstance(p, str) for p in layer_keep):
+        raise TypeError(f"convert: layer_keep must be a dict of str pattern -> keep, got {layer_keep!r}")
+    return {pattern: ops._settings(f"convert: layer_keep[{pattern!r}]", value, *settings[1:])[0]
+            for pattern, value in layer_keep.items()}
 
 
 def set_keep(model, keep):

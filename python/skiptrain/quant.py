@@ -29,7 +29,7 @@ def convert(model, bits=8, grad_bits=0, exclude=(), inplace=True):
     bits, grad_bits = _check_widths(bits, grad_bits, "quant.convert")
     exclude = _modules.exclude_patterns("quant.convert", exclude)
 
-    def swap(layer):
+    def swap(layer, _name):
         if isinstance(layer, (QuantConv2d, QuantLinear)):
             layer.bits, layer.grad_bits = bits, grad_bits
             return layer

@@ -381,3 +381,20 @@ def test_convert_and_set_keep():
     assert emp.set_keep(model, 0.5) == 3 and model[3].sample
     with pytest.raises(ValueError, match="keep"):
         emp.convert(model, keep=2.0)
+
+
+def test_convert_layer_keep_gives_matching_convs_their_own_fraction():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3), torch.nn.Conv2d(8, 16, 3))
+    emp.convert(model, keep=0.5, gamma1=0.0, layer_keep={"1": 0.25, "*": 1.0})
+    assert type(model[0]) is torch.nn.Conv2d  # skip_first wins over the rules
+    assert (model[1].keep, model[1].gamma1) == (0.25, 0.0)  # the first matching pattern
+    assert model[2].keep == 1.0
+    model(torch.randn(2, 3, 9, 9)).pow(2).sum().backward()
+    assert int((model[1].weight.grad.flatten(1).abs().sum(1) > 0).sum()) == 2
+    assert int((model[2].weight.grad.flatten(1).abs().sum(1) > 0).sum()) == 16
+    with pytest.raises(ValueError, match=r"'0'.*convs: 0, 1, 2"):  # the first conv stays dense
+        emp.convert(model, keep=0.5, layer_keep={"0": 0.5})
+    with pytest.raises(ValueError, match=r"layer_keep\['1'\].*keep"):
+        emp.convert(model, keep=0.5, layer_keep={"1": 1.5})
+    with pytest.raises(TypeError, match="layer_keep"):
+        emp.convert(model, keep=0.5, layer_keep=[("1", 0.5)])

@@ -1,5 +1,6 @@
 """The `skiptrain` trainer end to end on small generated data: the JSON summary,
 bad flags, determinism, exact resume, and checkpoints that Python can read."""
+import json
 import os
 import time
 
@@ -196,3 +197,23 @@ def test_emp_sample_draws_other_channels_repeatably(trainer, tiny_mnist):
     assert losses[1] == losses[2]
     proc, _ = train(trainer, tiny_mnist, "--emp-sample", "maybe", check=False)
     assert proc.returncode == 2 and "--emp-sample" in proc.stderr
+
+
+def test_emp_layer_keep_gives_the_named_convs_their_own_fraction(trainer, tiny_mnist, tmp_path):
+    base = ["--iterations", 4, "--eval-every", 0, "--method", "emp", "--emp-keep", 0.5, "--emp-skip-first", "false"]
+
+    def kept_and_saving(*rules):
+        metrics = tmp_path / "metrics.jsonl"
+        _, summary = train(trainer, tiny_mnist, *base, "--metrics", metrics, *rules)
+        record = [line for line in metrics.read_text().splitlines() if line][-1]
+        return json.loads(record).get("emp_kept_channels"), summary["saving"]
+
+    uniform, uniform_saving = kept_and_saving()
+    assert uniform == {"conv1": [3, 6], "conv2": [8, 16]}
+    ruled, ruled_saving = kept_and_saving("--emp-layer-keep", "conv2=0.25", "--emp-layer-keep", "conv*=1")
+    assert ruled == {"conv2": [4, 16]}  # conv1 dense by the second rule
+    assert ruled_saving != uniform_saving
+    for rule, says in (("conv2", "PATTERN=KEEP"), ("conv2=2", "(0, 1]"), ("fc*=0.5", "conv1, conv2")):
+        proc, _ = train(trainer, tiny_mnist, *base, "--emp-layer-keep", rule, check=False)
+        assert proc.returncode == 2 and "--emp-layer-keep" in proc.stderr and says in proc.stderr, proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr

@@ -1,6 +1,7 @@
 // Configures Error Map Pruning on every skiptrain Conv2d of a model: the layer setting
 // behind `--method ...+emp`. The first conv (whose input is data) can be left dense, and
-// any conv can be excluded by its qualified name.
+// per-layer rules (`--emp-layer-keep layer1.*=0.75`) give the convs they name their own kept
+// fraction (1: dense).
 #pragma once
 
 #include "skiptrain/nn/conv2d.h"
@@ -12,10 +13,23 @@
 
 namespace skiptrain::nn {
 
-// Sets `settings` on every Conv2d of `model` (in named_modules order) except the first one when
-// skip_first, and those whose qualified name (e.g. "layer1.0.shortcut") is in `exclude`; those are
-// set dense (keep = 1). Throws c10::Error naming keep/gamma1/gamma2 when the settings are invalid.
+// A per-layer kept fraction: the convs whose qualified name (e.g. "layer1.0.conv2") matches
+// `pattern` (shell wildcards, as fnmatch: "layer1.*", "*.shortcut") keep `keep` of their channels.
+struct LayerKeep {
+  std::string pattern;
+  double keep = 1.0;
+};
+
+// Parses "PATTERN=KEEP" (the last '=' splits, so a pattern may hold '='). Throws c10::ValueError
+// naming `name` and the rule unless the pattern is non-empty and 0 < KEEP <= 1.
+LayerKeep parse_layer_keep(const std::string& rule, const std::string& name = "layer keep");
+
+// Sets `settings` on every Conv2d of `model` (in named_modules order); the first conv is set dense
+// (keep = 1) when skip_first, whatever the rules. Any other conv matched by a rule of `layer_keep`
+// gets the first matching rule's keep instead of settings.keep (same gammas and sampling). Throws
+// c10::Error naming keep/gamma1/gamma2 when the settings are invalid, and c10::ValueError naming the
+// pattern and listing the model's convs when a rule applies to none of them.
 void set_emp(torch::nn::Module& model, const EmpSettings& settings, bool skip_first = true,
-             const std::vector<std::string>& exclude = {});
+             const std::vector<LayerKeep>& layer_keep = {});
 
 }  // namespace skiptrain::nn

@@ -3,6 +3,7 @@
 
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/errors.h"
+#include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/network.h"
 #include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/ops/select_channels.h"
@@ -87,6 +88,7 @@ void TrainConfig::validate() const {
   if (uses_emp(method))
     require_layer_rule([&] {
       check_emp_settings(emp.keep, emp.gamma1, emp.gamma2, {"--emp-keep", "--emp-gamma1", "--emp-gamma2"});
+      for (const auto& rule : emp_layer_keep) nn::parse_layer_keep(rule, "--emp-layer-keep");
     });
   if (uses_eif(method)) {
     eif.validate();

@@ -78,6 +78,9 @@ struct TrainConfig {
   nn::EmpSettings emp{0.5};
   // --emp-skip-first: leave the first conv (whose input is data) dense.
   bool emp_skip_first = true;
+  // --emp-layer-keep PATTERN=KEEP ...: convs whose qualified name matches PATTERN (shell wildcards)
+  // keep KEEP instead of --emp-keep; the first matching rule wins (nn/emp_settings.h).
+  std::vector<std::string> emp_layer_keep;
   // --emp-decay-pruned: weight decay also shrinks the weights of a channel pruned in this step
   // (true, as torch.optim.SGD would); false spares them (optim::SgdOptions), so that a channel
   // with small weights is not decayed further while pruning keeps it from learning.

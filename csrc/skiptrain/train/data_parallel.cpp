@@ -15,8 +15,8 @@ void require_same_training(dist::Collective& collective, const TrainConfig& conf
   nlohmann::json training = config_to_json(config);
   for (const char* per_rank : {"data_dir", "threads", "device"}) training.erase(per_rank);
   training["eif"] = filter::options_to_json(config.eif);
-  training["emp"] = {config.emp.keep,   config.emp.gamma1,     config.emp.gamma2,
-                     config.emp.sample, config.emp_skip_first, config.emp_decay_pruned};
+  training["emp"] = {config.emp.keep,       config.emp.gamma1,       config.emp.gamma2,    config.emp.sample,
+                     config.emp_skip_first, config.emp_decay_pruned, config.emp_layer_keep};
   const PeerOptions& p = config.peers;
   training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window};
   training["eif_model"] = config.eif_model;

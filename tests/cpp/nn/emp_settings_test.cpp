@@ -25,9 +25,9 @@ struct Net : torch::nn::Module {
   Conv2d conv1{nullptr}, conv2{nullptr}, shortcut{nullptr};
 };
 
-TEST(EmpSettings, SetEmpSkipsFirstAndExcluded) {
+TEST(EmpSettings, SetEmpSkipsFirstAndFollowsTheFirstMatchingLayerRule) {
   Net net;
-  skiptrain::nn::set_emp(net, {0.25, 0.0, 1.0}, /*skip_first=*/true, {"shortcut"});
+  skiptrain::nn::set_emp(net, {0.25, 0.0, 1.0}, /*skip_first=*/true, {{"short*", 1.0}});
   EXPECT_EQ(net.conv1->emp.keep, 1.0);
   EXPECT_EQ(net.conv2->emp.keep, 0.25);
   EXPECT_EQ(net.conv2->emp.gamma1, 0.0);
@@ -35,7 +35,44 @@ TEST(EmpSettings, SetEmpSkipsFirstAndExcluded) {
   skiptrain::nn::set_emp(net, {0.5}, /*skip_first=*/false);
   EXPECT_EQ(net.conv1->emp.keep, 0.5);
   EXPECT_EQ(net.shortcut->emp.keep, 0.5);
+  // The first matching rule wins; the others keep the model-wide fraction and gammas.
+  skiptrain::nn::set_emp(net, {0.5, 2.0, 1.0}, /*skip_first=*/false, {{"conv2", 0.75}, {"conv*", 0.25}});
+  EXPECT_EQ(net.conv1->emp.keep, 0.25);
+  EXPECT_EQ(net.conv2->emp.keep, 0.75);
+  EXPECT_EQ(net.conv2->emp.gamma1, 2.0);
+  EXPECT_EQ(net.shortcut->emp.keep, 0.5);
   EXPECT_THROW(skiptrain::nn::set_emp(net, {1.5}), c10::Error);
+  EXPECT_THROW(skiptrain::nn::set_emp(net, {0.5}, true, {{"conv2", 0.0}}), c10::Error);
+}
+
+TEST(EmpSettings, ARuleThatNamesNoPrunedConvIsAnErrorListingTheConvs) {
+  Net net;
+  for (const auto& rules : {std::vector<skiptrain::nn::LayerKeep>{{"layer4.*", 0.5}},
+                            std::vector<skiptrain::nn::LayerKeep>{{"conv1", 0.5}},  // the skipped first conv
+                            std::vector<skiptrain::nn::LayerKeep>{{"conv*", 0.5}, {"conv2", 1.0}}}) {
+    try {
+      skiptrain::nn::set_emp(net, {0.5}, /*skip_first=*/true, rules);
+      ADD_FAILURE() << rules.back().pattern << " was accepted";
+    } catch (const c10::ValueError& e) {
+      EXPECT_NE(e.msg().find("conv1, conv2, shortcut"), std::string::npos) << e.msg();
+    }
+  }
+}
+
+TEST(EmpSettings, ParseLayerKeepSplitsAtTheLastEqualsAndChecksTheFraction) {
+  const auto rule = skiptrain::nn::parse_layer_keep("layer1.*=0.75");
+  EXPECT_EQ(rule.pattern, "layer1.*");
+  EXPECT_EQ(rule.keep, 0.75);
+  EXPECT_EQ(skiptrain::nn::parse_layer_keep("a=b=1").pattern, "a=b");
+  for (const char* bad : {"layer1", "=0.5", "layer1=", "layer1=0", "layer1=1.5", "layer1=half", "layer1=0.5x"}) {
+    try {
+      skiptrain::nn::parse_layer_keep(bad, "--emp-layer-keep");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const c10::ValueError& e) {
+      EXPECT_NE(e.msg().find("--emp-layer-keep"), std::string::npos) << e.msg();
+      EXPECT_NE(e.msg().find(bad), std::string::npos) << e.msg();
+    }
+  }
 }
 
 TEST(EmpSettings, KeptFractionAndSelectionCost) {
