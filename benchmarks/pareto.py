@@ -48,6 +48,14 @@ CIFAR_METHODS = {
     "emp no-decay-pruned": ["--method", "emp", "--emp-keep", "0.5", "--emp-decay-pruned", "false"],
     # Unbiased EMP: the kept half drawn in proportion to the scores, gradients scaled by 1/probability.
     "emp sampled": ["--method", "emp", "--emp-keep", "0.5", "--emp-sample", "true"],
+    # Which stage's pruning costs the accuracy? EMP at keep 0.5 with one stage left dense.
+    **{f"emp spare layer{s}": ["--method", "emp", "--emp-keep", "0.5", "--emp-layer-keep", f"layer{s}.*=1"]
+       for s in (1, 2, 3)},
+    # The same counted saving as keep 0.5 everywhere, moved off the most sensitive stage (3).
+    "emp layer keep 0.25/0.25/1": ["--method", "emp", "--emp-keep", "0.25", "--emp-layer-keep", "layer3.*=1"],
+    # Stage 1 only, where the pruned backward saves the most time per channel dropped.
+    **{f"emp layer1 only keep {k}": ["--method", "emp", "--emp-keep", k, "--emp-layer-keep", "layer2.*=1,layer3.*=1"]
+       for k in ("0.5", "0.25")},
     "eif": ["--method", "eif", "--eif-ratio", "0.5"],
     "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
     "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],
