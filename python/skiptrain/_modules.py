@@ -27,8 +27,17 @@ def exclude_patterns(where, exclude):
     return list(exclude)
 
 
+def targets(model, kinds, exclude=(), skip_first=False):
+    """The ``(qualified name, module)`` pairs ``convert`` would swap: the submodules of ``model`` (itself
+    included) that are instances of ``kinds``, less the first when ``skip_first`` and the ``exclude``d."""
+    matches = [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
+    return [(name, m) for position, (name, m) in enumerate(matches)
+            if not (skip_first and position == 0) and not any(fnmatch.fnmatchcase(name, p) for p in exclude)]
+
+
 def convert(model, kinds, swap, exclude=(), skip_first=False, inplace=True):
-    """Replaces each submodule of ``model`` that is an instance of ``kinds`` by ``swap(module)``.
+    """Replaces each submodule of ``model`` that is an instance of ``kinds`` (see ``targets``) by
+    ``swap(module, name)``.
 
     Args:
         model: the root module (itself converted, and returned, when it is of ``kinds``).
@@ -44,10 +53,7 @@ def convert(model, kinds, swap, exclude=(), skip_first=False, inplace=True):
     """
     if not inplace:
         model = copy.deepcopy(model)
-    matches = [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
-    for position, (name, module) in enumerate(matches):
-        if (skip_first and position == 0) or any(fnmatch.fnmatchcase(name, p) for p in exclude):
-            continue
+    for name, module in targets(model, kinds, exclude, skip_first):
         new = swap(module, name)
         if new is module:
             continue

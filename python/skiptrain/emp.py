@@ -38,27 +38,25 @@ def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops
     settings = ops._settings("convert", keep, gamma1, gamma2, sample)
     exclude = _modules.exclude_patterns("convert", exclude)
     rules = _layer_keep_rules(layer_keep, settings)
-    applied = {pattern: 0 for pattern in rules}
+    # Which rule each converted conv follows, checked before anything changes.
+    rule_of = {name: next((p for p in rules if fnmatch.fnmatchcase(name, p)), None)
+               for name, _ in _modules.targets(model, torch.nn.Conv2d, exclude, skip_first)}
+    unused = [p for p in rules if p not in rule_of.values()]
+    if unused:
+        names = ", ".join(n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d))
+        raise ValueError(f"convert: layer_keep patterns {unused} match no conv this call converts (skip_first and "
+                         f"exclude leave convs unchanged; a conv follows the first pattern that matches it); "
+                         f"the model's convs: {names}")
 
     def swap(conv, name):
-        layer_settings = settings
-        pattern = next((p for p in rules if fnmatch.fnmatchcase(name, p)), None)
-        if pattern is not None:
-            applied[pattern] += 1
-            layer_settings = (rules[pattern], *settings[1:])
+        pattern = rule_of[name]
+        layer_settings = settings if pattern is None else (rules[pattern], *settings[1:])
         if isinstance(conv, EMPConv2d):
             conv.keep, conv.gamma1, conv.gamma2, conv.sample = layer_settings
             return conv
         return EMPConv2d.from_conv(conv, *layer_settings)
 
-    converted = _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
-    unused = [p for p, count in applied.items() if count == 0]
-    if unused:
-        names = ", ".join(n for n, m in converted.named_modules() if isinstance(m, torch.nn.Conv2d))
-        raise ValueError(f"convert: layer_keep pattern {unused[0]!r} matches no converted conv (skip_first and "
-                         f"exclude leave convs dense; a conv follows the first pattern that matches it); "
-                         f"the model's convs: {names}")
-    return converted
+    return _modules.convert(model, torch.nn.Conv2d, swap, exclude, skip_first, inplace)
 
 
 def _layer_keep_rules(layer_keep, settings):
@@ -72,7 +70,8 @@ def _layer_keep_rules(layer_keep, settings):
 
 
 def set_keep(model, keep):
-    """Sets the kept fraction of every ``EMPConv2d`` in ``model``.
+    """Sets the kept fraction of every ``EMPConv2d`` in ``model``, those ``convert``'s ``layer_keep``
+    set otherwise included (convs left out of ``convert`` by ``skip_first`` or ``exclude`` stay dense).
 
     Args:
         model: a module converted with ``convert``.

@@ -299,6 +299,17 @@ def test_max_pool2x2_gradcheck_on_cuda():
     assert torch.autograd.gradcheck(lambda t: torch.ops.skiptrain.max_pool2x2_with_codes(t)[0], (x,))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_opcheck_of_sample_channels_on_cuda_in_half_precision(dtype):
+    # The fake kernel against the CUDA one, whose scales stay float32 for half and bfloat16 gradients
+    # (no output comparison: the draw differs between runs by design).
+    delta = torch.randn(3, 12, 7, 7, device="cuda", dtype=dtype)
+    w = torch.randn(12, 5, 3, 3, device="cuda", dtype=dtype)
+    utils = ("test_schema", "test_autograd_registration", "test_faketensor")
+    torch.library.opcheck(torch.ops.skiptrain.sample_channels, (delta, w, 0.5, 1.0, 1.0), test_utils=utils)
+    assert torch.ops.skiptrain.sample_channels(delta, w, 0.5, 1.0, 1.0)[1].dtype == torch.float32
+
+
 @pytest.mark.parametrize("index", range(len(OPCHECK_NAMES)), ids=OPCHECK_NAMES)
 def test_opcheck_on_cuda(index):
     """test_torch2_ops.py's opcheck cases on CUDA: schema, autograd registration, the fake kernels

@@ -341,7 +341,7 @@ def test_sample_channels_draws_the_kept_count_with_scales():
     for _ in range(20):
         kept, scale = ops.sample_channels(delta, torch.ones(5, 2, 3, 3), keep=0.4, gamma1=0.0)
         assert kept.dtype == torch.int64 and kept.numel() == 2 and bool((kept.diff() > 0).all())
-        assert 2 in kept.tolist() and scale.dtype == delta.dtype
+        assert 2 in kept.tolist() and scale.dtype == torch.float32
         torch.testing.assert_close(scale, torch.where(kept == 2, 1.0, 4.0))
     with pytest.raises(ValueError, match="keep"):
         ops.sample_channels(delta, torch.ones(5, 2, 3, 3), keep=0.0)
@@ -392,8 +392,11 @@ def test_convert_layer_keep_gives_matching_convs_their_own_fraction():
     model(torch.randn(2, 3, 9, 9)).pow(2).sum().backward()
     assert int((model[1].weight.grad.flatten(1).abs().sum(1) > 0).sum()) == 2
     assert int((model[2].weight.grad.flatten(1).abs().sum(1) > 0).sum()) == 16
-    with pytest.raises(ValueError, match=r"'0'.*convs: 0, 1, 2"):  # the first conv stays dense
-        emp.convert(model, keep=0.5, layer_keep={"0": 0.5})
+    with pytest.raises(ValueError, match=r"\['0', 'x'\].*convs: 0, 1, 2"):  # the first conv stays dense
+        emp.convert(model, keep=0.5, layer_keep={"0": 0.5, "1": 0.75, "x": 0.5})
+    assert (model[1].keep, model[2].keep) == (0.25, 1.0)  # the failed call changed nothing
+    emp.convert(model, keep=0.5, layer_keep={"2": 0.75})  # converted convs get the new settings
+    assert (model[1].keep, model[2].keep) == (0.5, 0.75)
     with pytest.raises(ValueError, match=r"layer_keep\['1'\].*keep"):
         emp.convert(model, keep=0.5, layer_keep={"1": 1.5})
     with pytest.raises(TypeError, match="layer_keep"):

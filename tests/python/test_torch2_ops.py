@@ -69,6 +69,9 @@ def test_opcheck_of_sampled_error_map_pruning_without_output_comparison():
     delta = torch.randn(3, 12, 7, 7, dtype=torch.float64)
     utils = ("test_schema", "test_autograd_registration", "test_faketensor")
     torch.library.opcheck(OPS.sample_channels, (delta, w.detach(), 0.5, 1.0, 1.0), test_utils=utils)
+    # The fake kernel's scale dtype is float32 for half gradients (every channel kept: the CPU draws
+    # in float and double only).
+    torch.library.opcheck(OPS.sample_channels, (delta.half(), w.detach().half(), 1.0, 1.0, 1.0), test_utils=utils)
     torch.library.opcheck(OPS.emp_conv2d, (x, w, b, [1, 1], [1, 1], [1, 1], 1, 0.5, 1.0, 1.0, True), test_utils=utils)
     torch.library.opcheck(OPS._emp_conv2d_backward, (delta, x.detach(), w.detach(), [1, 1], [1, 1], [1, 1], 1, 0.5,
                                                      1.0, 1.0, True, [True, True, True]), test_utils=utils)

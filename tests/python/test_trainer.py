@@ -213,6 +213,7 @@ def test_emp_layer_keep_gives_the_named_convs_their_own_fraction(trainer, tiny_m
     ruled, ruled_saving = kept_and_saving("--emp-layer-keep", "conv2=0.25", "--emp-layer-keep", "conv*=1")
     assert ruled == {"conv2": [4, 16]}  # conv1 dense by the second rule
     assert ruled_saving != uniform_saving
+    assert kept_and_saving("--emp-layer-keep", "conv2=0.25,conv*=1") == (ruled, ruled_saving)  # comma-separated
     for rule, says in (("conv2", "PATTERN=KEEP"), ("conv2=2", "(0, 1]"), ("fc*=0.5", "conv1, conv2")):
         proc, _ = train(trainer, tiny_mnist, *base, "--emp-layer-keep", rule, check=False)
         assert proc.returncode == 2 and "--emp-layer-keep" in proc.stderr and says in proc.stderr, proc.stderr

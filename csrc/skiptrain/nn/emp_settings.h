@@ -14,21 +14,22 @@
 namespace skiptrain::nn {
 
 // A per-layer kept fraction: the convs whose qualified name (e.g. "layer1.0.conv2") matches
-// `pattern` (shell wildcards, as fnmatch: "layer1.*", "*.shortcut") keep `keep` of their channels.
+// `pattern` keep `keep` of their channels. Patterns are shell wildcards: *, ?, [...] and [!...]
+// ("layer1.*", "*.shortcut"), with no backslash escapes, as Python's fnmatch reads them.
 struct LayerKeep {
   std::string pattern;
   double keep = 1.0;
 };
 
-// Parses "PATTERN=KEEP" (the last '=' splits, so a pattern may hold '='). Throws c10::ValueError
-// naming `name` and the rule unless the pattern is non-empty and 0 < KEEP <= 1.
+// Parses "PATTERN=KEEP" (the last '=' splits, so a pattern may hold '='; KEEP is a plain decimal).
+// Throws c10::ValueError naming `name` and the rule unless the pattern is non-empty and 0 < KEEP <= 1.
 LayerKeep parse_layer_keep(const std::string& rule, const std::string& name = "layer keep");
 
 // Sets `settings` on every Conv2d of `model` (in named_modules order); the first conv is set dense
 // (keep = 1) when skip_first, whatever the rules. Any other conv matched by a rule of `layer_keep`
-// gets the first matching rule's keep instead of settings.keep (same gammas and sampling). Throws
-// c10::Error naming keep/gamma1/gamma2 when the settings are invalid, and c10::ValueError naming the
-// pattern and listing the model's convs when a rule applies to none of them.
+// gets the first matching rule's keep instead of settings.keep (same gammas and sampling). Throws,
+// leaving the model as it was, c10::Error naming keep/gamma1/gamma2 when the settings are invalid,
+// and c10::ValueError naming the patterns and listing the model's convs when rules apply to no conv.
 void set_emp(torch::nn::Module& model, const EmpSettings& settings, bool skip_first = true,
              const std::vector<LayerKeep>& layer_keep = {});
 

@@ -45,8 +45,9 @@ TEST(EmpSettings, SetEmpSkipsFirstAndFollowsTheFirstMatchingLayerRule) {
   EXPECT_THROW(skiptrain::nn::set_emp(net, {0.5}, true, {{"conv2", 0.0}}), c10::Error);
 }
 
-TEST(EmpSettings, ARuleThatNamesNoPrunedConvIsAnErrorListingTheConvs) {
+TEST(EmpSettings, RulesThatNameNoPrunedConvAreAnErrorListingTheConvsAndLeaveTheModelAsItWas) {
   Net net;
+  skiptrain::nn::set_emp(net, {0.25}, /*skip_first=*/true);
   for (const auto& rules : {std::vector<skiptrain::nn::LayerKeep>{{"layer4.*", 0.5}},
                             std::vector<skiptrain::nn::LayerKeep>{{"conv1", 0.5}},  // the skipped first conv
                             std::vector<skiptrain::nn::LayerKeep>{{"conv*", 0.5}, {"conv2", 1.0}}}) {
@@ -55,7 +56,16 @@ TEST(EmpSettings, ARuleThatNamesNoPrunedConvIsAnErrorListingTheConvs) {
       ADD_FAILURE() << rules.back().pattern << " was accepted";
     } catch (const c10::ValueError& e) {
       EXPECT_NE(e.msg().find("conv1, conv2, shortcut"), std::string::npos) << e.msg();
+      EXPECT_NE(e.msg().find("'" + rules.back().pattern + "'"), std::string::npos) << e.msg();
     }
+    EXPECT_EQ(net.conv2->emp.keep, 0.25);
+    EXPECT_EQ(net.shortcut->emp.keep, 0.25);
+  }
+  try {  // every unused rule is named
+    skiptrain::nn::set_emp(net, {0.5}, /*skip_first=*/true, {{"a*", 0.5}, {"conv2", 0.5}, {"b?", 0.5}});
+    ADD_FAILURE() << "accepted";
+  } catch (const c10::ValueError& e) {
+    EXPECT_NE(e.msg().find("'a*', 'b?'"), std::string::npos) << e.msg();
   }
 }
 
@@ -64,7 +74,9 @@ TEST(EmpSettings, ParseLayerKeepSplitsAtTheLastEqualsAndChecksTheFraction) {
   EXPECT_EQ(rule.pattern, "layer1.*");
   EXPECT_EQ(rule.keep, 0.75);
   EXPECT_EQ(skiptrain::nn::parse_layer_keep("a=b=1").pattern, "a=b");
-  for (const char* bad : {"layer1", "=0.5", "layer1=", "layer1=0", "layer1=1.5", "layer1=half", "layer1=0.5x"}) {
+  EXPECT_EQ(skiptrain::nn::parse_layer_keep("conv2=.25").keep, 0.25);
+  for (const char* bad : {"layer1", "=0.5", "layer1=", "layer1=0", "layer1=1.5", "layer1=half", "layer1=0.5x",
+                          "layer1= 0.5", "layer1=0x0.8", "layer1=nan"}) {
     try {
       skiptrain::nn::parse_layer_keep(bad, "--emp-layer-keep");
       ADD_FAILURE() << bad << " was accepted";

@@ -90,7 +90,8 @@ TEST_F(CudaOps, SampleChannelsDrawsInProportionToTheScores) {
 
 TEST_F(CudaOps, SampleChannelsKeepsHalfAndBfloat16ScalesInFloat32) {
   // Norms 1, 1, 1, 7 (gamma1 = 0), keep 0.5: channel 3 is sure, the others are drawn with p = 1/3 and
-  // scale 3; norms 1, 2, 3, 4 give scales like 10/3 that half and bfloat16 cannot hold exactly.
+  // scale 3; norms 1, 2, 3, 4 give p = 0.2, 0.4, 0.6, 0.8 and scales like 5/3 that half and bfloat16
+  // cannot hold exactly.
   for (const auto& norms : {std::vector<double>{1, 1, 1, 7}, std::vector<double>{1, 2, 3, 4}}) {
     const auto go = torch::ones({2, 4, 3, 3}) * torch::tensor(norms).view({1, -1, 1, 1});
     const auto w = torch::ones({4, 2, 3, 3});
