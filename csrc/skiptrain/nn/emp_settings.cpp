@@ -29,9 +29,10 @@ LayerKeep parse_layer_keep(const std::string& rule, const std::string& name) {
 void set_emp(torch::nn::Module& model, const EmpSettings& settings, bool skip_first,
              const std::vector<LayerKeep>& layer_keep) {
   skiptrain::check_emp_settings(settings.keep, settings.gamma1, settings.gamma2);
-  for (const auto& rule : layer_keep)
-    TORCH_CHECK_VALUE(rule.keep > 0 && rule.keep <= 1, "rule '", rule.pattern, "': keep must be in (0, 1], got ",
-                      rule.keep);
+  for (const auto& rule : layer_keep) {
+    const std::string name = "keep of rule '" + rule.pattern + "'";
+    skiptrain::check_emp_settings(rule.keep, settings.gamma1, settings.gamma2, {name.c_str()});
+  }
 
   // First every conv and the rule it follows (-1: none), so that a bad rule leaves the model as it was.
   std::vector<std::pair<std::string, Conv2dImpl*>> convs;
