@@ -2,13 +2,17 @@
 # The GPU check, in one call of at most 8 minutes, from the repository root on a bare GPU machine
 # (torch, nvcc, CMake and ninja; no GoogleTest, CLI11, nlohmann-json or OpenSSL's headers:
 # benchmarks/gpu/prepare.sh put their Debian packages and a CIFAR-10 subset into .gpu/ on the
-# development machine, and that folder travels with the call). Builds skiptrain with its CUDA kernels, runs the whole test suite
-# (ctest, pytest: the GPU tests run here), then the GPU benchmarks. Logs, the result tables and
-# summary.md go to $OUT (default runs/gpu).
+# development machine, and that folder travels with the call). Builds skiptrain with its CUDA kernels,
+# reports how its C++ runtime binds in Python (link_check.py: pytest's error paths crashed there),
+# runs the whole test suite (ctest, pytest: the GPU tests run here), then the GPU benchmarks. The
+# result tables and summary.md go to $OUT (default runs/gpu), the logs as logs.tar.gz (a device
+# call returns at most 8 files). DEADLINE (s) cuts the benchmarks, PYTEST_TIMEOUT (s) pytest.
 set -uo pipefail
 OUT=${OUT:-runs/gpu}
 PY=${PYTHON:-python3}
+LOGS=$(mktemp -d)
 mkdir -p "$OUT"
+trap 'tar czf "$OUT/logs.tar.gz" -C "$LOGS" .' EXIT
 start=$(date +%s)
 note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$OUT/summary.md"; }
 
@@ -34,32 +38,38 @@ else cp "$PREFIX"/usr/include/x86_64-linux-gnu/openssl/*.h "$PREFIX/usr/include/
 
 # 2. Build.
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKIPTRAIN_PYTHON="$(command -v $PY)" \
-  -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DSKIPTRAIN_BUILD_BENCHMARKS=OFF "${zlib[@]}" "${crypto[@]}" > "$OUT/build.log" 2>&1 &&
-  cmake --build build-gpu -j "$(nproc)" >> "$OUT/build.log" 2>&1
+  -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DSKIPTRAIN_BUILD_BENCHMARKS=OFF "${zlib[@]}" "${crypto[@]}" > "$LOGS/build.log" 2>&1 &&
+  cmake --build build-gpu -j "$(nproc)" >> "$LOGS/build.log" 2>&1
 build_rc=$?
 note "build: exit $build_rc ($(grep -c 'cuda/.*\.cu' build-gpu/build.ninja 2>/dev/null) CUDA build lines)"
-[ $build_rc -eq 0 ] || { tail -40 "$OUT/build.log"; exit 1; }
+[ $build_rc -eq 0 ] || { tail -40 "$LOGS/build.log"; exit 1; }
 
-# 3. Tests: the C++ suite, then pytest against this build (the trainer and libskiptrain of build-gpu).
+# 3. Tests: the link report, the C++ suite, then pytest against this build (the trainer and
+# libskiptrain of build-gpu).
 export SKIPTRAIN_LIBRARY=$PWD/build-gpu/libskiptrain.so SKIPTRAIN_TRAINER=$PWD/build-gpu/trainer/skiptrain
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
-timeout 120 ctest --test-dir build-gpu -j 12 --timeout 100 --output-on-failure > "$OUT/ctest.log" 2>&1
-note "ctest: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
-grep -E '\((Failed|SEGFAULT|Timeout|Subprocess aborted)\)' "$OUT/ctest.log" | head -20 | tee -a "$OUT/summary.md"
-xdist=$($PY -c 'import xdist' 2>/dev/null && echo "-n 8")
-(cd tests/python && timeout 200 $PY -m pytest -q -p no:cacheprovider $xdist -rfE) > "$OUT/pytest.log" 2>&1
-note "pytest: $(tail -1 "$OUT/pytest.log")"
-grep -E '^(FAILED|ERROR)' "$OUT/pytest.log" | head -20 | tee -a "$OUT/summary.md"
+timeout 150 $PY benchmarks/gpu/link_check.py --out "$OUT/gpu_link_check.md" > "$LOGS/link_check.log" 2>&1
+note "link_check: exit $? ($(grep -c '^- ' "$OUT/gpu_link_check.md" 2>/dev/null) findings in gpu_link_check.md)"
+grep -E '^- (g\+\+|/|global|torch.ops|import)' "$OUT/gpu_link_check.md" | tee -a "$OUT/summary.md"
+timeout 120 ctest --test-dir build-gpu -j 12 --timeout 100 --output-on-failure > "$LOGS/ctest.log" 2>&1
+note "ctest: $(grep -E 'tests passed|tests failed' "$LOGS/ctest.log" | tail -1)"
+grep -E '\((Failed|SEGFAULT|Timeout|Subprocess aborted)\)' "$LOGS/ctest.log" | head -20 | tee -a "$OUT/summary.md"
+xdist=$($PY -c 'import xdist' 2>/dev/null && echo "-n 12")
+(cd tests/python && timeout "${PYTEST_TIMEOUT:-200}" $PY -m pytest -q -p no:cacheprovider $xdist -rfE) > "$LOGS/pytest.log" 2>&1
+note "pytest: $(tail -1 "$LOGS/pytest.log")"
+grep -E '^(FAILED|ERROR)' "$LOGS/pytest.log" | head -20 | tee -a "$OUT/summary.md"
 
 # 4. Benchmarks, most important first, each cut off so that the whole script ends by DEADLINE s.
 DEADLINE=${DEADLINE:-470}
 left() { local l=$((DEADLINE - ($(date +%s) - start))); echo $((l > 5 ? l : 5)); }
-timeout "$(left)" $PY benchmarks/gpu/emp_backward.py --out "$OUT/gpu_emp_backward.md" > "$OUT/bench.log" 2>&1
+timeout "$(left)" $PY benchmarks/gpu/emp_backward.py --out "$OUT/gpu_emp_backward.md" > "$LOGS/bench.log" 2>&1
 note "emp_backward: exit $?"
+timeout "$(left)" $PY benchmarks/gpu/profile_step.py --out "$OUT/gpu_profile.md" >> "$LOGS/bench.log" 2>&1
+note "profile_step: exit $?"
 timeout "$(left)" $PY benchmarks/gpu/trainer_runs.py --trainer "$SKIPTRAIN_TRAINER" --data-dir .gpu/data/cifar10 \
-  --out "$OUT/gpu_trainer.md" >> "$OUT/bench.log" 2>&1
+  --out "$OUT/gpu_trainer.md" >> "$LOGS/bench.log" 2>&1
 note "trainer_runs: exit $?"
-timeout "$(left)" $PY benchmarks/gpu/train_throughput.py --out "$OUT/gpu_training.md" >> "$OUT/bench.log" 2>&1
+timeout "$(left)" $PY benchmarks/gpu/train_throughput.py --out "$OUT/gpu_training.md" >> "$LOGS/bench.log" 2>&1
 note "train_throughput: exit $?"
-cat "$OUT"/gpu_*.md >> "$OUT/summary.md" 2>/dev/null
+cat "$OUT"/gpu_{emp_backward,trainer,training}.md >> "$OUT/summary.md" 2>/dev/null
 note "done"
