@@ -97,10 +97,11 @@ def _resnet110_cifar10():
     return Preset(
         name="resnet110-cifar10",
         title="ResNet-110 on CIFAR-10: the paper's schedule (for a GPU machine)",
-        schedule="64,000 iterations of batch 128, SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr /10 at "
-                 "32,000 and 48,000, standard augmentation; test accuracy evaluated every 1,000 iterations",
+        schedule="64,000 iterations of batch 128, SGD lr 0.1 reached linearly over the first 400 (He et al. warm "
+                 "ResNet-110 up at 0.01 for about 400), momentum 0.9, weight decay 1e-4, lr /10 at 32,000 and "
+                 "48,000, standard augmentation; test accuracy evaluated every 1,000 iterations",
         common=["--model", "resnet110", "--dataset", "cifar10", "--batch-size", "128", "--lr", "0.1",
-                "--momentum", "0.9", "--weight-decay", "1e-4", "--iterations", "64000",
+                "--lr-warmup", "400", "--momentum", "0.9", "--weight-decay", "1e-4", "--iterations", "64000",
                 "--lr-milestones", "32000,48000", "--eval-every", "1000"],
         methods=[Method("sgd", ["--method", "sgd"]),
                  Method("smd", ["--method", "smd", "--smd-p", "0.75"]),

@@ -44,6 +44,7 @@ def test_summary_is_the_last_stdout_line_and_learns(trainer, tiny_mnist):
         (["--model", "resnet9000"], "--model"),
         (["--dataset", "imagenet"], "--dataset"),
         (["--lr", "-1"], "--lr"),
+        (["--lr-warmup", "-5"], "--lr-warmup"),
         (["--method", "magic"], "--method"),
         (["--resume"], "--resume"),
         (["--threads", "-2"], "--threads"),

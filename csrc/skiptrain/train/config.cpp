@@ -75,7 +75,7 @@ void TrainConfig::validate() const {
   require(lr > 0, "--lr: must be positive, got " + std::to_string(lr));
   require(momentum >= 0 && momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(momentum));
   require(weight_decay >= 0, "--weight-decay: must be >= 0, got " + std::to_string(weight_decay));
-  lr_schedule().validate("--lr-milestones", "--lr-gamma");
+  lr_schedule().validate("--lr-milestones", "--lr-gamma", "--lr-warmup");
   require(full_stream_tail >= 0 && full_stream_tail < 1,
           "--full-stream-tail: must be in [0, 1), got " + std::to_string(full_stream_tail));
   require(one_of(augment, {"auto", "on", "off"}), "--augment: must be auto, on or off, got '" + augment + "'");

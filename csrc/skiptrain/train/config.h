@@ -42,6 +42,8 @@ struct TrainConfig {
   std::vector<int64_t> lr_milestones;
   // --lr-gamma: the factor applied at each milestone; > 0.
   double lr_gamma = 0.1;
+  // --lr-warmup: iterations over which the learning rate ramps linearly up to its schedule's; >= 0.
+  int64_t lr_warmup = 0;
   // --full-stream-tail: the share of the run's last iterations in which every incoming instance
   // trains the main model and the data-level method rests (InfoBatch's annealing: the last steps,
   // at the smallest learning rates, see the whole distribution again); in [0, 1), 0 = none.
@@ -100,8 +102,8 @@ struct TrainConfig {
   // Throws InputError naming the first invalid flag.
   void validate() const;
 
-  // The main model's learning-rate schedule: lr, lr_milestones, lr_gamma.
-  optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_gamma}; }
+  // The main model's learning-rate schedule: lr, lr_milestones, lr_gamma, lr_warmup.
+  optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_gamma, lr_warmup}; }
 };
 
 }  // namespace skiptrain::train

@@ -16,6 +16,7 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"weight_decay", c.weight_decay},
           {"lr_milestones", c.lr_milestones},
           {"lr_gamma", c.lr_gamma},
+          {"lr_warmup", c.lr_warmup},
           {"full_stream_tail", c.full_stream_tail},
           {"augment", c.augment},
           {"seed", c.seed},
@@ -41,6 +42,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.weight_decay = j.value("weight_decay", c.weight_decay);
   c.lr_milestones = j.value("lr_milestones", c.lr_milestones);
   c.lr_gamma = j.value("lr_gamma", c.lr_gamma);
+  c.lr_warmup = j.value("lr_warmup", c.lr_warmup);
   c.full_stream_tail = j.value("full_stream_tail", c.full_stream_tail);
   c.augment = j.value("augment", c.augment);
   c.seed = j.value("seed", c.seed);
