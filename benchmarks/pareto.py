@@ -207,10 +207,12 @@ def report(args, out):
     lines = [f"# Accuracy against cost: {args.model} on {args.dataset}", "",
              f"Machine: {cpu_model()}, {runs[0]['summary']['threads']} threads, CPU. Each budget (epochs of the "
              "incoming stream) has its own step schedule (lr x0.1 at 50% and 75% of its iterations); runs one at "
-             "a time.",
+             "a time. The train_s ratio divides such sequential runs, whose times drift with the machine: the "
+             "wall-clock ratios to quote come from interleaved rounds (benchmarks/compare_methods.py, "
+             "interleaved_wallclock*.md).",
              f"Reproduce: `{reproduce_command(args, runs, methods, budgets)}` (rows are the runs that "
              "exist, the seeds column says how many; the command runs any missing combination too)", "",
-             "| method | budget (epochs) | seeds | test acc | train_s | x dense train_s (same budget) "
+             "| method | budget (epochs) | seeds | test acc | train_s | x dense train_s (sequential) "
              "| counted saving | trained share |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (m, b), rs in cell.items():
         s = [r["summary"] for r in rs]
