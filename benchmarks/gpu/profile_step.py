@@ -19,7 +19,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from train_throughput import build, train_stream  # noqa: E402  (the same loops as the throughput table)
+from train_throughput import train_stream, warmed_up  # noqa: E402  (the same loops as the throughput table)
 
 import skiptrain  # noqa: E402,F401  (registers the ops)
 
@@ -44,19 +44,7 @@ def summarize(prof, batches):
 
 
 def profile_method(method, batches, batch=128):
-    torch.manual_seed(0)
-    device = torch.device("cuda")
-    model, opt, eif = build(method, "resnet20", 0.5, 0.25, device)
-    x = torch.randn(batch * 8, 3, 32, 32, device=device).contiguous(memory_format=CL)
-    y = torch.randint(0, 10, (batch * 8,), device=device)
-
-    def stream(n):
-        for i in range(n):
-            j = (i % 8) * batch
-            yield x[j:j + batch], y[j:j + batch]
-
-    train_stream(model, opt, eif, stream(30))  # warm-up, as in the throughput table
-    torch.cuda.synchronize()
+    model, opt, eif, stream = warmed_up(method, "resnet20", batch, 0.5, 0.25, torch.device("cuda"))
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         train_stream(model, opt, eif, stream(batches))
         torch.cuda.synchronize()

@@ -51,7 +51,9 @@ def train_stream(model, opt, eif, batches):
     return trained
 
 
-def throughput(method, model_name, batch, iterations, keep, ratio, device):
+def warmed_up(method, model_name, batch, keep, ratio, device):
+    """(model, optimizer, filter or None, batches) after 30 warm-up batches (cuDNN autotuning, the
+    filter's warm-up); batches(n) yields n incoming batches, cycling through 8 synthetic ones on the GPU."""
     torch.manual_seed(0)
     model, opt, eif = build(method, model_name, keep, ratio, device)
     x = torch.randn(batch * 8, 3, 32, 32, device=device).contiguous(memory_format=CL)
@@ -62,8 +64,13 @@ def throughput(method, model_name, batch, iterations, keep, ratio, device):
             j = (i % 8) * batch
             yield x[j:j + batch], y[j:j + batch]
 
-    train_stream(model, opt, eif, batches(30))  # warm-up: cuDNN autotuning, the filter's warm-up batches
+    train_stream(model, opt, eif, batches(30))
     torch.cuda.synchronize()
+    return model, opt, eif, batches
+
+
+def throughput(method, model_name, batch, iterations, keep, ratio, device):
+    model, opt, eif, batches = warmed_up(method, model_name, batch, keep, ratio, device)
     start = time.perf_counter()
     trained = train_stream(model, opt, eif, batches(iterations))
     torch.cuda.synchronize()
