@@ -32,6 +32,23 @@ TEST(Linking, FilesystemDoesNotBindToLibtorch) {
   EXPECT_NE(library, "unknown");
 }
 
+// libskiptrain.so itself must take libstdc++ from the shared library, not carry a copy: in Python the
+// rest of the process (torch) uses the shared one, and an exception an op raised from a private
+// static copy crashed there (pytest's error paths on the GPU machine, whose g++ has no shared
+// libstdc++ of its own; benchmarks/results/gpu_run.md). dlsym on libskiptrain's handle searches it
+// first, then its dependencies: what its own references would bind to.
+TEST(Linking, LibskiptrainTakesLibstdcxxFromTheSharedLibrary) {
+  void* handle = dlopen("libskiptrain.so.0", RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(handle, nullptr) << "libskiptrain.so.0 is not loaded: " << dlerror();
+  for (const char* symbol :
+       {"_ZNSt7__cxx1119basic_ostringstreamIcSt11char_traitsIcESaIcEEC1Ev", "__cxa_throw", "__cxa_begin_catch"}) {
+    const void* address = dlsym(handle, symbol);
+    ASSERT_NE(address, nullptr) << symbol;
+    EXPECT_NE(library_of(address).find("libstdc++.so"), std::string::npos) << symbol << " from " << library_of(address);
+  }
+  dlclose(handle);
+}
+
 TEST(Linking, RemoveAllOfAFolderWithEntriesWorks) {
   skiptrain::test::TempDir dir;
   std::filesystem::create_directories(dir.file("a/b"));
