@@ -29,6 +29,7 @@ constexpr int64_t kMaxRankChannels = 4096;  // scores the ranking block holds in
 constexpr int64_t kBlockElements = 16384;   // error-map elements one block sums, about
 constexpr int64_t kSegment = 2048;          // NCHW: a warp's unit of work, a piece of one [H, W] plane
 constexpr int64_t kMaxPartials = 65535;     // blocks per channel (gridDim.y)
+static_assert(kRankThreads % kWarp == 0, "channel_scores gives each warp whole channels");
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

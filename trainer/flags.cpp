@@ -19,7 +19,8 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--lr-gamma", c.lr_gamma, "learning-rate factor at each milestone")->capture_default_str();
-  cmd.add_option("--lr-warmup", c.lr_warmup, "iterations over which lr ramps linearly up to its schedule's (0: none)")
+  cmd.add_option("--lr-warmup", c.lr_warmup,
+                 "incoming batches over which lr ramps linearly up to its schedule's (0: none)")
       ->capture_default_str();
   cmd.add_option("--full-stream-tail", c.full_stream_tail,
                  "share of the run's last iterations that train on every instance (the method rests)")

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Why an op's error path crashes in Python on the GPU machine while the C++ suite passes: the facts
-in one report. On the GPU machine (session 11), every exception an op raised into Python segfaulted
-(pytest's bad-argument tests) while ctest's error paths passed; the global symbol scope held no
-libstdc++ copy of libtorch's, so the crash is elsewhere. This prints the toolchain (g++ and whether
-its specs link the C++ runtime statically), libskiptrain's needed libraries and how many C++-runtime
-symbols it exports (a static libstdc++ inside it shows as thousands), which library the global scope
-takes std::ostringstream's constructor from, then raises an op's argument error in child processes
-(loaded by torch.ops.load_library, and by `import skiptrain`); a child that crashes is rerun under
-gdb or cuda-gdb for its native backtrace. Under LD_DEBUG=bindings, the libraries that satisfy
-libskiptrain's std:: and C++-runtime references. Writes a markdown report (--out).
+in one report. There (session 11) every exception an op raised into Python segfaulted (pytest's
+bad-argument tests) while ctest's error paths passed, and the global symbol scope held no libtorch
+copy of a libstdc++ function. The suspect: libskiptrain.so carrying a static copy of libstdc++ of
+its own (a g++ with no shared libstdc++), beside the shared one torch uses.
+
+The report, written as it goes: the toolchain (where g++ finds libstdc++.so, and what a one-line
+shared library it links needs and defines), libskiptrain's needed libraries and which C++-runtime
+entry points it defines itself, the global scope's std::ostringstream constructor, an op's argument
+error raised in child processes (loaded by torch.ops.load_library, and by `import skiptrain`), a
+native backtrace (gdb or cuda-gdb) of the first child that crashes, and LD_DEBUG's count of the
+libraries that satisfy libskiptrain's std:: references. Writes markdown (--out).
 
 Example:
     SKIPTRAIN_LIBRARY=build-gpu/libskiptrain.so PYTHONPATH=python python3 benchmarks/gpu/link_check.py --out runs/link.md
@@ -21,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 TRIGGER = """
 import torch
@@ -33,8 +36,10 @@ except ValueError as e:
 LOADERS = {"torch.ops.load_library": "import os, torch; torch.ops.load_library(os.environ['SKIPTRAIN_LIBRARY'])",
            "import skiptrain": "import skiptrain"}
 OSTRINGSTREAM_CONSTRUCTOR = "_ZNSt7__cxx1119basic_ostringstreamIcSt11char_traitsIcESaIcEEC1Ev"
-RUNTIME = re.compile(r"^(_ZN?K?St|_ZSt|_ZTV?I?S?N?St|__cxa|__gxx|_Unwind)")
-BINDING = re.compile(r"binding file (\S*libskiptrain\S*) \[0\] to (\S+) \[0\]: normal symbol `(\S*?)'")
+# Defined by libstdc++ / libgcc alone: a library that defines one of them carries a copy of that runtime.
+RUNTIME_ENTRY_POINTS = ["__cxa_throw", "__cxa_begin_catch", "__gxx_personality_v0", "_ZSt9terminatev",
+                        "_ZTVN10__cxxabiv117__class_type_infoE", OSTRINGSTREAM_CONSTRUCTOR, "_Unwind_RaiseException"]
+STD_BINDING = re.compile(r"binding file \S*libskiptrain\S* \[0\] to (\S+) \[0\]: normal symbol `_ZN?K?S")
 
 
 class _DlInfo(ctypes.Structure):
@@ -55,13 +60,39 @@ def global_definer(symbol):
     return os.fsdecode(info.dli_fname)
 
 
-def run(cmd, env=None, timeout=120):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+def run(cmd, env=None, timeout=60):
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        return None, "", f"timed out after {timeout} s"
     return proc.returncode, proc.stdout.strip(), proc.stderr
 
 
 def shell(command):
     return subprocess.run(command, shell=True, capture_output=True, text=True).stdout.strip()
+
+
+def needed(path):
+    return " ".join(re.findall(r"\[(.*?)\]", shell(f"readelf -d {path} | grep NEEDED")))
+
+
+def defined_entry_points(path):
+    defined = set(shell(f"nm -D --defined-only {path} | awk '{{print $NF}}'").split())
+    return [s for s in RUNTIME_ENTRY_POINTS if s in defined] or ["none"]
+
+
+def toolchain_lines():
+    """What this g++ links into a one-line C++ shared library: its needs and runtime entry points."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source, library = os.path.join(tmp, "probe.cpp"), os.path.join(tmp, "libprobe.so")
+        with open(source, "w") as f:
+            f.write("#include <stdexcept>\nvoid probe(int x) { if (x) throw std::runtime_error(\"x\"); }\n")
+        rc, _, err = run(["g++", "-shared", "-fPIC", "-O1", source, "-o", library])
+        probe = (f"needs {needed(library)}; defines {', '.join(defined_entry_points(library))}" if rc == 0
+                 else f"did not link: {err.strip()[-200:]}")
+    return [f"- g++: {shutil.which('g++')} ({shell('g++ -dumpfullversion')}); -print-file-name=libstdc++.so: "
+            f"{shell('g++ -print-file-name=libstdc++.so')}",
+            f"- a one-line C++ shared library from this g++: {probe}"]
 
 
 def main():
@@ -71,46 +102,37 @@ def main():
     import torch
 
     library = os.environ["SKIPTRAIN_LIBRARY"]
-    exported = shell(f"nm -D --defined-only {library}").split("\n")
-    runtime_exports = sum(1 for line in exported if RUNTIME.match(line.split()[-1] if line.split() else ""))
-    specs = shell("g++ -dumpspecs | grep -o -E -- '-?static-lib[a-z+]*|shared-libgcc' | sort -u | tr '\\n' ' '")
-    needed = shell(f"readelf -d {library} | grep NEEDED | head -4 | grep -o '\\[.*\\]' | tr '\\n' ' '")
-    lines = ["# libskiptrain's C++ runtime in Python", "",
-             f"- python {sys.executable} ({sys.version.split()[0]}), torch {torch.__version__}; "
-             f"TORCH_USE_RTLD_GLOBAL={os.environ.get('TORCH_USE_RTLD_GLOBAL', '')!r}, "
-             f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}, LD_BIND_NOW={os.environ.get('LD_BIND_NOW', '')!r}",
-             f"- g++: {shell('command -v g++')} ({shell('g++ -dumpfullversion')}); runtime flags in its specs: "
-             f"{specs or 'none'}; -print-file-name=libstdc++.so: {shell('g++ -print-file-name=libstdc++.so')}",
-             f"- {library}: needs {needed}; exports {len(exported)} symbols, {runtime_exports} of them C++-runtime "
-             "(std::, __cxa, _Unwind)",
-             f"- global scope's std::ostringstream constructor after `import torch`: "
-             f"{global_definer(OSTRINGSTREAM_CONSTRUCTOR)}"]
+    out = open(a.out, "w", buffering=1)
+
+    def report(*lines):
+        for line in lines:
+            out.write(line + "\n")
+            print(line, flush=True)
+
+    report("# libskiptrain's C++ runtime in Python", "",
+           f"- python {sys.executable} ({sys.version.split()[0]}), torch {torch.__version__}; "
+           f"TORCH_USE_RTLD_GLOBAL={os.environ.get('TORCH_USE_RTLD_GLOBAL', '')!r}, "
+           f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}",
+           *toolchain_lines(),
+           f"- {library}: needs {needed(library)}; defines {', '.join(defined_entry_points(library))}",
+           f"- global scope's std::ostringstream constructor after `import torch`: "
+           f"{global_definer(OSTRINGSTREAM_CONSTRUCTOR)}")
     debugger = shutil.which("gdb") or shutil.which("cuda-gdb")
     for name, load in LOADERS.items():
-        rc, out, err = run([sys.executable, "-c", load + TRIGGER])
-        lines.append(f"- {name}: exit {rc}; {out or (err.strip().splitlines() or [''])[-1]}")
-        if rc < 0 and debugger:
-            _, trace, trace_err = run([debugger, "-batch", "-ex", "run", "-ex", "bt 30", "--args", sys.executable, "-c",
-                                       load + TRIGGER], timeout=240)
+        rc, stdout, err = run([sys.executable, "-c", load + TRIGGER])
+        report(f"- {name}: exit {rc}; {stdout or (err.strip().splitlines() or [''])[-1]}")
+        if rc is not None and rc < 0 and debugger:
+            _, trace, trace_err = run([debugger, "-batch", "-ex", "run", "-ex", "bt 30", "--args", sys.executable,
+                                       "-c", load + TRIGGER], timeout=90)
             frames = [f for f in trace.splitlines() if f.startswith("#")] or trace_err.splitlines()[-10:]
-            lines += ["", f"  native backtrace ({os.path.basename(debugger)}):", "", "```", *frames[:30], "```", ""]
+            report("", f"  native backtrace ({os.path.basename(debugger)}):", "", "```", *frames[:30], "```", "")
+            debugger = None  # one backtrace is enough
     _, _, err = run([sys.executable, "-c", LOADERS["torch.ops.load_library"] + TRIGGER], {"LD_DEBUG": "bindings"})
-    by_library = collections.Counter()
-    foreign = set()
-    for m in BINDING.finditer(err):
-        if not RUNTIME.match(m.group(3)):
-            continue
-        target = os.path.basename(m.group(2))
-        by_library[target] += 1
-        if not target.startswith(("libstdc++", "libskiptrain", "libc.so", "libgcc_s")):
-            foreign.add(f"{target} {m.group(3)}")
-    lines += ["", "libskiptrain's C++-runtime references by the library that satisfied them (LD_DEBUG=bindings):", ""]
-    lines += [f"- {target}: {count}" for target, count in by_library.most_common()]
-    lines += ["", "Bound outside libstdc++, libgcc_s, libc and libskiptrain:", ""]
-    lines += [f"- `{f}`" for f in sorted(foreign)[:40]] or ["- none"]
-    with open(a.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines[:9]))
+    by_library = collections.Counter(os.path.basename(m.group(1)) for m in STD_BINDING.finditer(err))
+    report("", "libskiptrain's std:: references (template instantiations included) by the library that "
+           "satisfied them, LD_DEBUG=bindings:", "",
+           *[f"- {target}: {count}" for target, count in by_library.most_common()])
+    out.close()
 
 
 if __name__ == "__main__":

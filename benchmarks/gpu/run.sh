@@ -48,14 +48,14 @@ note "build: exit $build_rc ($(grep -c 'cuda/.*\.cu' build-gpu/build.ninja 2>/de
 # libskiptrain of build-gpu).
 export SKIPTRAIN_LIBRARY=$PWD/build-gpu/libskiptrain.so SKIPTRAIN_TRAINER=$PWD/build-gpu/trainer/skiptrain
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
-timeout 150 $PY benchmarks/gpu/link_check.py --out "$OUT/gpu_link_check.md" > "$LOGS/link_check.log" 2>&1
+timeout 180 $PY benchmarks/gpu/link_check.py --out "$OUT/gpu_link_check.md" > "$LOGS/link_check.log" 2>&1
 note "link_check: exit $? ($(grep -c '^- ' "$OUT/gpu_link_check.md" 2>/dev/null) findings in gpu_link_check.md)"
-grep -E '^- (g\+\+|/|global|torch.ops|import)' "$OUT/gpu_link_check.md" | tee -a "$OUT/summary.md"
+grep -E '^- (g\+\+|a one-line|/|global|torch.ops|import)' "$OUT/gpu_link_check.md" | tee -a "$OUT/summary.md"
 timeout 120 ctest --test-dir build-gpu -j 12 --timeout 100 --output-on-failure > "$LOGS/ctest.log" 2>&1
 note "ctest: $(grep -E 'tests passed|tests failed' "$LOGS/ctest.log" | tail -1)"
 grep -E '\((Failed|SEGFAULT|Timeout|Subprocess aborted)\)' "$LOGS/ctest.log" | head -20 | tee -a "$OUT/summary.md"
 xdist=$($PY -c 'import xdist' 2>/dev/null && echo "-n 12")
-(cd tests/python && timeout "${PYTEST_TIMEOUT:-200}" $PY -m pytest -q -p no:cacheprovider $xdist -rfE) > "$LOGS/pytest.log" 2>&1
+(cd tests/python && timeout -k 10 "${PYTEST_TIMEOUT:-200}" $PY -m pytest -q -p no:cacheprovider $xdist -rfE) > "$LOGS/pytest.log" 2>&1
 note "pytest: $(tail -1 "$LOGS/pytest.log")"
 grep -E '^(FAILED|ERROR)' "$LOGS/pytest.log" | head -20 | tee -a "$OUT/summary.md"
 

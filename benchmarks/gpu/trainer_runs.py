@@ -61,8 +61,9 @@ def main():
             write(a.out, lines)
     steps = a.epochs * (5000 // 128 + 1)
     lines += ["", f"## Short real CIFAR-10 run (ResNet-20, {a.epochs} epochs of the subset, lr /10 at 50% and 75%)", "",
-              "Accumulate batching sums a gathered batch's loss over R_set x batch (kept_batcher.h), a 1/R_set = 4x "
-              "larger step than dense's at the same --lr; the last row divides --lr by 4 to match dense's step.", "",
+              "Accumulate batching sums a gathered batch's loss over R_set x batch (trainer.cpp, train_gathered), "
+              "a 1/R_set = 4x larger step than dense's at the same --lr; the last row divides --lr by 4 to match "
+              "dense's step.", "",
               "| method | lr | test acc | counted saving | train_s |", "|---|---:|---:|---:|---:|"]
     for name, flags, lr in [("dense", METHODS["dense"], 0.1), ("eif+emp", METHODS["eif+emp"], 0.1),
                             ("eif+emp", METHODS["eif+emp"], 0.025)]:

@@ -48,6 +48,7 @@ SELECT_CASES = [
     ("resnet", (16, 64, 8, 8), (64, 3, 3)),
     ("wide", (2, 300, 5, 5), (16, 3, 3)),
     ("big_plane", (1, 16, 70, 70), (3, 3, 3)),
+    ("stage1_batch128", (128, 16, 32, 32), (16, 3, 3)),  # 128 partials per channel: the lanes' stride
     ("batch1_pointwise", (1, 40, 1, 1), (7, 1, 1)),
     ("many_channels", (2, 5000, 2, 2), (4, 1, 1)),  # more than the ranking block holds: ATen's sort
 ]

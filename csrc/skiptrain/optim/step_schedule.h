@@ -14,7 +14,8 @@ struct StepSchedule {
   std::vector<int64_t> milestones;  // iterations at which the rate is multiplied; >= 0, strictly increasing
   double factor = 0.1;              // the multiplier at each milestone; > 0
   // Iterations of linear warm-up (He et al. 2016 warm ResNet-110 up; Goyal et al. 2017 large
-  // steps): iteration i < warmup runs at (i + 1) / warmup of the step rate. 0: none; >= 0.
+  // steps): iteration i < warmup runs at (i + 1) / warmup of the step rate, milestones included
+  // (a warm-up past the first milestone never reaches lr). 0: none; >= 0.
   int64_t warmup = 0;
 
   // lr * factor^(number of milestones <= iteration), times the warm-up's share.
