@@ -63,6 +63,12 @@ void require_writable_output(const char* flag, const std::string& path) {
 }
 }  // namespace
 
+std::vector<nn::LayerKeep> TrainConfig::emp_layer_rules() const {
+  std::vector<nn::LayerKeep> rules;
+  for (const auto& rule : emp_layer_keep) rules.push_back(nn::parse_layer_keep(rule, "--emp-layer-keep"));
+  return rules;
+}
+
 void TrainConfig::validate() const {
   const auto models = nn::model_names();
   require(one_of(model, models), "--model: unknown model '" + model + "'; valid: " + join(models));
@@ -88,7 +94,7 @@ void TrainConfig::validate() const {
   if (uses_emp(method))
     require_layer_rule([&] {
       check_emp_settings(emp.keep, emp.gamma1, emp.gamma2, {"--emp-keep", "--emp-gamma1", "--emp-gamma2"});
-      for (const auto& rule : emp_layer_keep) nn::parse_layer_keep(rule, "--emp-layer-keep");
+      emp_layer_rules();
     });
   if (uses_eif(method)) {
     eif.validate();

@@ -6,6 +6,7 @@
 #include "skiptrain/dist/launch.h"
 #include "skiptrain/filter/options.h"
 #include "skiptrain/nn/conv2d.h"
+#include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/optim/step_schedule.h"
 #include "skiptrain/train/methods/peer_options.h"
@@ -104,6 +105,9 @@ struct TrainConfig {
 
   // The main model's learning-rate schedule: lr, lr_milestones, lr_gamma, lr_warmup.
   optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_gamma, lr_warmup}; }
+
+  // The --emp-layer-keep rules, parsed; throws c10::ValueError naming the flag and the bad rule.
+  std::vector<nn::LayerKeep> emp_layer_rules() const;
 };
 
 }  // namespace skiptrain::train

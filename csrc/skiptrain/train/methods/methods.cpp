@@ -34,10 +34,8 @@ std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::Mod
 
 void configure_layers(const TrainConfig& config, nn::NetworkImpl& model) {
   if (uses_emp(config.method)) {
-    std::vector<nn::LayerKeep> layer_keep;
-    for (const auto& rule : config.emp_layer_keep) layer_keep.push_back(nn::parse_layer_keep(rule, "--emp-layer-keep"));
     try {
-      nn::set_emp(model, config.emp, config.emp_skip_first, layer_keep);
+      nn::set_emp(model, config.emp, config.emp_skip_first, config.emp_layer_rules());
     } catch (const c10::Error& e) {  // validate() checked the settings: a rule that names no conv
       throw InputError("--emp-layer-keep: " + e.msg());
     }
