@@ -1,9 +1,16 @@
 """benchmarks/pareto.py on the tiny dataset: every (method, budget) run lands in RUNS.jsonl with a
 schedule scaled to its budget, the table and plot are written, an interrupted preset resumes
-without rerunning what finished, and --report-only redraws the same table."""
+without rerunning what finished, and --report-only redraws the same table; the equal-cost
+comparison reads a front only between budgets that bracket the cost closely."""
 import json
+import math
+import sys
+from pathlib import Path
 
 from conftest import run_benchmark
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from pareto import accuracy_at  # noqa: E402
 
 
 def pareto(*args):
@@ -28,7 +35,19 @@ def test_budgets_runs_table_resume_and_report(trainer, tiny_mnist, tmp_path):
         assert [int(m) for m in milestones] == [round(iterations * 0.5), round(iterations * 0.75)]
         assert r["metrics"], "time to target needs intermediate evaluations"
     table = (tmp_path / "README.md").read_text()
-    assert table.count("| sgd |") == table.count("| eif+emp |") == 3  # two budgets, then time to target
+    # two budgets, then time to target; eif+emp's two budgets again against dense at equal cost
+    assert table.count("| sgd |") == 3 and table.count("| eif+emp |") == 5
+    assert "## Against dense at equal wall-clock" in table
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     pareto(*common, "--report-only")
     assert (tmp_path / "README.md").read_text() == table
+
+
+def test_accuracy_at_interpolates_in_log_cost_only_between_close_budgets():
+    points = [(10.0, 0.5), (20.0, 0.6), (100.0, 0.9)]
+    assert accuracy_at(points, 10.0) == 0.5
+    assert math.isclose(accuracy_at(points, 20.0), 0.6)
+    assert math.isclose(accuracy_at(points, math.sqrt(200.0)), 0.55)  # halfway in log cost
+    assert accuracy_at(points, 50.0) is None  # 20 -> 100 is more than 2x: the front may bend there
+    assert accuracy_at(points, 5.0) is None and accuracy_at(points, 200.0) is None  # outside the front
+    assert accuracy_at([(30.0, 0.7)], 30.0) == 0.7
