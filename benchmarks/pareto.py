@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # R_set of each batch by rank); the "v2" rows add what the CIFAR experiments tried: the half-width
 # ResNet-8 filter trained on half of its labels (its cost within ~5% of dense), half the kept share
 # drawn at random with inverse-probability loss weights, and the last 12.5% on the full stream.
+# The paper's EMP rule (every conv but the first at --emp-keep), which the trainer's ResNet default of
+# stage 1 only (--emp-layer-keep auto) replaced after these experiments.
+PAPER_EMP = ["--emp-layer-keep", "none"]
 V2 = ["--eif-model", "resnet8-slim", "--eif-train-share", "0.5", "--eif-random-share", "0.5",
       "--full-stream-tail", "0.125"]
 CIFAR_METHODS = {
@@ -41,13 +44,13 @@ CIFAR_METHODS = {
     "smd": ["--method", "smd", "--smd-p", "0.5"],
     "ohem": ["--method", "ohem", "--ohem-ratio", "0.5"],
     "sb": ["--method", "sb", "--sb-beta", "1"],
-    "emp": ["--method", "emp", "--emp-keep", "0.5"],
+    "emp": ["--method", "emp", "--emp-keep", "0.5", *PAPER_EMP],
     # Channels scored by their error map alone: does the weight-norm term starve small filters?
-    "emp err-only": ["--method", "emp", "--emp-keep", "0.5", "--emp-gamma1", "0"],
+    "emp err-only": ["--method", "emp", "--emp-keep", "0.5", "--emp-gamma1", "0", *PAPER_EMP],
     # Does weight decay starve pruned channels? Spare a channel's weights in the steps that prune it.
-    "emp no-decay-pruned": ["--method", "emp", "--emp-keep", "0.5", "--emp-decay-pruned", "false"],
+    "emp no-decay-pruned": ["--method", "emp", "--emp-keep", "0.5", "--emp-decay-pruned", "false", *PAPER_EMP],
     # Unbiased EMP: the kept half drawn in proportion to the scores, gradients scaled by 1/probability.
-    "emp sampled": ["--method", "emp", "--emp-keep", "0.5", "--emp-sample", "true"],
+    "emp sampled": ["--method", "emp", "--emp-keep", "0.5", "--emp-sample", "true", *PAPER_EMP],
     # Which stage's pruning costs the accuracy? EMP at keep 0.5 with one stage left dense.
     **{f"emp spare layer{s}": ["--method", "emp", "--emp-keep", "0.5", "--emp-layer-keep", f"layer{s}.*=1"]
        for s in (1, 2, 3)},
@@ -57,15 +60,15 @@ CIFAR_METHODS = {
     **{f"emp layer1 only keep {k}": ["--method", "emp", "--emp-keep", k, "--emp-layer-keep", "layer2.*=1,layer3.*=1"]
        for k in ("0.5", "0.25")},
     "eif": ["--method", "eif", "--eif-ratio", "0.5"],
-    "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5"],
+    "eif+emp": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *PAPER_EMP],
     "eif v2": ["--method", "eif", "--eif-ratio", "0.5", *V2],
-    "eif+emp v2": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2],
+    "eif+emp v2": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *PAPER_EMP, *V2],
     # How much does the filter's ranking add? v2's kept half all by rank (rs0), or all drawn
     # uniformly (rs1: the filter only costs; the same budget, tail and weights otherwise).
     "eif v2 rs0": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0"],
     "eif v2 rs1": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "1"],
     # eif+emp with the kept half all by rank: rs0 beat v2's half-random mix at budgets 1-2.
-    "eif+emp v2 rs0": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
+    "eif+emp v2 rs0": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *PAPER_EMP, *V2,
                        "--eif-random-share", "0"],
     # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
     # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).

@@ -49,7 +49,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--emp-layer-keep", c.emp_layer_keep,
                  "PATTERN=KEEP rules: convs whose name matches PATTERN (wildcards: layer1.*) keep KEEP instead "
-                 "of --emp-keep (1: dense); the first matching rule wins")
+                 "of --emp-keep (1: dense); the first matching rule wins. auto: the model's rules (CIFAR "
+                 "ResNets: stage 1 only, as layer2.*=1,layer3.*=1); none: every conv but the first at --emp-keep")
+      ->default_str("auto")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--emp-decay-pruned", c.emp_decay_pruned,

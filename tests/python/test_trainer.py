@@ -200,6 +200,24 @@ def test_emp_sample_draws_other_channels_repeatably(trainer, tiny_mnist):
     assert proc.returncode == 2 and "--emp-sample" in proc.stderr
 
 
+def test_resnets_prune_stage_one_only_unless_emp_layer_keep_says_otherwise(trainer, tiny_mnist, tmp_path):
+    base = ["--model", "resnet20", "--iterations", 2, "--batch-size", 8, "--eval-every", 0, "--method", "emp"]
+
+    def pruned_convs(*flags):
+        metrics = tmp_path / "metrics.jsonl"
+        train(trainer, tiny_mnist, *base, "--metrics", metrics, *flags)
+        record = [line for line in metrics.read_text().splitlines() if line][-1]
+        return sorted(json.loads(record)["emp_kept_channels"])
+
+    stage_one = [f"layer1.{block}.conv{i}" for block in range(3) for i in (1, 2)]
+    assert pruned_convs() == stage_one
+    assert pruned_convs("--emp-layer-keep", "auto") == stage_one
+    papers = pruned_convs("--emp-layer-keep", "none")  # every conv but the first
+    assert len(papers) == 18 and set(stage_one) < set(papers) and "conv1" not in papers
+    proc, _ = train(trainer, tiny_mnist, *base, "--emp-layer-keep", "auto,layer1.*=0.25", check=False)
+    assert proc.returncode == 2 and "--emp-layer-keep" in proc.stderr and "stands alone" in proc.stderr, proc.stderr
+
+
 def test_emp_layer_keep_gives_the_named_convs_their_own_fraction(trainer, tiny_mnist, tmp_path):
     base = ["--iterations", 4, "--eval-every", 0, "--method", "emp", "--emp-keep", 0.5, "--emp-skip-first", "false"]
 

@@ -64,8 +64,14 @@ void require_writable_output(const char* flag, const std::string& path) {
 }  // namespace
 
 std::vector<nn::LayerKeep> TrainConfig::emp_layer_rules() const {
+  if (emp_layer_keep == std::vector<std::string>{"auto"}) return nn::default_emp_layer_keep(model);
+  if (emp_layer_keep == std::vector<std::string>{"none"}) return {};
   std::vector<nn::LayerKeep> rules;
-  for (const auto& rule : emp_layer_keep) rules.push_back(nn::parse_layer_keep(rule, "--emp-layer-keep"));
+  for (const auto& rule : emp_layer_keep) {
+    TORCH_CHECK_VALUE(rule != "auto" && rule != "none", "--emp-layer-keep: '", rule,
+                      "' stands alone; give it without other rules, or give only PATTERN=KEEP rules");
+    rules.push_back(nn::parse_layer_keep(rule, "--emp-layer-keep"));
+  }
   return rules;
 }
 

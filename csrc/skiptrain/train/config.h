@@ -82,8 +82,10 @@ struct TrainConfig {
   // --emp-skip-first: leave the first conv (whose input is data) dense.
   bool emp_skip_first = true;
   // --emp-layer-keep PATTERN=KEEP ...: convs whose qualified name matches PATTERN (shell wildcards)
-  // keep KEEP instead of --emp-keep; the first matching rule wins (nn/emp_settings.h).
-  std::vector<std::string> emp_layer_keep;
+  // keep KEEP instead of --emp-keep; the first matching rule wins (nn/emp_settings.h). "auto" alone:
+  // the model's default rules (nn::default_emp_layer_keep: the CIFAR ResNets prune stage 1 only);
+  // "none" alone: no rules, every conv but the first at --emp-keep (the paper's rule).
+  std::vector<std::string> emp_layer_keep{"auto"};
   // --emp-decay-pruned: weight decay also shrinks the weights of a channel pruned in this step
   // (true, as torch.optim.SGD would); false spares them (optim::SgdOptions), so that a channel
   // with small weights is not decayed further while pruning keeps it from learning.
@@ -106,7 +108,8 @@ struct TrainConfig {
   // The main model's learning-rate schedule: lr, lr_milestones, lr_gamma, lr_warmup.
   optim::StepSchedule lr_schedule() const { return {lr, lr_milestones, lr_gamma, lr_warmup}; }
 
-  // The --emp-layer-keep rules, parsed; throws c10::ValueError naming the flag and the bad rule.
+  // The --emp-layer-keep rules, parsed ("auto" resolved for --model); throws c10::ValueError naming
+  // the flag and the bad rule.
   std::vector<nn::LayerKeep> emp_layer_rules() const;
 };
 

@@ -1,8 +1,10 @@
 // The model zoo: output shapes in train and eval mode at batch 1 and 2, MAC counts against
 // the paper's figures (ResNet-20 40.55M, ResNet-110 253M) and LeNet-5 by hand, parameter
-// counts, the filters' inference cost relative to their main models, and bad names.
+// counts, the filters' inference cost relative to their main models, bad names, and the EMP rules
+// each model gets by default.
 #include "skiptrain/cost/table.h"
 #include "skiptrain/errors.h"
+#include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/network.h"
 #include "skiptrain/nn/resnet_cifar.h"
 #include "skiptrain/skiptrain.h"
@@ -194,6 +196,24 @@ TEST(Zoo, UnknownModelThrowsInputErrorNamingIt) {
     EXPECT_NE(message.find("lenet5"), std::string::npos) << message;
     EXPECT_NE(message.find("vgg16"), std::string::npos) << message;
   }
+}
+
+TEST(Zoo, CifarResNetsPruneStageOneOnlyByDefaultOtherModelsEveryConv) {
+  for (const std::string name : {"resnet20", "resnet56", "resnet110"}) {
+    Network model = skiptrain::nn::make_model(name, spec_for(name));
+    skiptrain::nn::set_emp(*model, {0.5}, /*skip_first=*/true, skiptrain::nn::default_emp_layer_keep(name));
+    int64_t pruned = 0;
+    for (const auto& item : model->named_modules()) {
+      const auto* conv = item.value()->as<skiptrain::nn::Conv2dImpl>();
+      if (conv == nullptr) continue;
+      const bool stage_one = item.key().rfind("layer1.", 0) == 0;
+      EXPECT_EQ(conv->emp.keep, stage_one ? 0.5 : 1.0) << name << " " << item.key();
+      pruned += stage_one;
+    }
+    EXPECT_EQ(pruned, 2 * (std::stoi(name.substr(6)) - 2) / 6) << name;  // two convs per stage-1 block
+  }
+  for (const std::string name : {"lenet5", "vgg16", "resnet8", "no-such-model"})
+    EXPECT_TRUE(skiptrain::nn::default_emp_layer_keep(name).empty()) << name;
 }
 
 TEST(Zoo, TooSmallImagesAreInputErrors) {
