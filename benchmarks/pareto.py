@@ -187,21 +187,24 @@ def first_reaching(run, target):
 
 
 def front(cell, method, budgets, cost_key):
-    """(cost, test accuracy) of `method` at each of its budgets, means over seeds, cheapest first."""
-    points = [[r["summary"] for r in cell[method, b]] for b in budgets if (method, b) in cell]
-    return sorted((mean(s[cost_key] for s in p), mean(s["test_acc"] for s in p)) for p in points)
+    """(cost, test accuracy, budget) of `method` at each of its budgets, means over seeds, cheapest first."""
+    points = [(b, [r["summary"] for r in cell[method, b]]) for b in budgets if (method, b) in cell]
+    return sorted((mean(s[cost_key] for s in p), mean(s["test_acc"] for s in p), b) for b, p in points)
 
 
-def accuracy_at(points, cost, max_gap=2.0):
-    """The accuracy of the front `points` at `cost`: linear in log cost between the two budgets that
-    bracket it, or None outside the front or between budgets more than max_gap x apart in cost (the
-    front bends: a straight line across a wide gap would misstate it)."""
-    for (c0, a0), (c1, a1) in zip(points, points[1:]):
-        if c0 <= cost <= c1:
-            if c1 > max_gap * c0:
-                return None
-            return a0 + (a1 - a0) * math.log(cost / c0) / math.log(c1 / c0) if c1 > c0 else a0
-    return next((a for c, a in points if c == cost), None)
+def accuracy_at(points, cost, max_budget_ratio=2.0):
+    """The accuracy of the front `points` ((cost, accuracy, budget), cheapest first) at `cost`: a
+    measured point's own, else linear in log cost between the two points that bracket it, or None
+    outside the front or between budgets more than max_budget_ratio apart (the front bends: a straight
+    line across a wide gap would misstate it). Gated on budgets, not costs, so that timing drift
+    cannot decide whether a comparison is made."""
+    exact = [a for c, a, _ in points if c == cost]
+    if exact:
+        return exact[0]
+    for (c0, a0, b0), (c1, a1, b1) in zip(points, points[1:]):
+        if c0 < cost < c1 and max(b0, b1) <= max_budget_ratio * min(b0, b1):
+            return a0 + (a1 - a0) * math.log(cost / c0) / math.log(c1 / c0)
+    return None
 
 
 def equal_cost_table(cell, methods, budgets):
@@ -210,27 +213,29 @@ def equal_cost_table(cell, methods, budgets):
     dense = front(cell, "sgd", budgets, "train_s") if "sgd" in methods else []
     smb = front(cell, "smb", budgets, "spent_macs") if "smb" in methods else []
     lines = ["", "## Against dense at equal wall-clock, and smb at equal counted MACs",
-             "Each method's point (means over seeds) against dense's front at the same train_s and smb's at "
-             "the same spent MACs, read off linearly in log cost between the two budgets that bracket it; - "
-             "where none do, or they are more than 2x apart. train_s come from sequential runs, which drift "
-             "by several percent: margins within that are ties.", "",
-             "| method | budget (epochs) | test acc | train_s | dense at that train_s | vs dense "
-             "| smb at those MACs | vs smb |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "Each method's point (means over its seeds) against the line through dense's budgets at the same "
+             "train_s and smb's at the same spent MACs, read off linearly in log cost between the two budgets "
+             "that bracket it; - where none do, or they are more than 2x apart (dense's and smb's seeds are "
+             "the sgd and smb rows' above). train_s come from sequential runs, which drift by several "
+             "percent: margins within that are ties.", "",
+             "| method | budget (epochs) | seeds | test acc | train_s | dense at that train_s | vs dense "
+             "| smb at those MACs | vs smb |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def versus(points, cost, acc):
         other = accuracy_at(points, cost)
         return ("-", "-") if other is None else (f"{other * 100:.2f}%", f"{(acc - other) * 100:+.2f} pt")
 
     for m in methods:
-        if m in ("sgd", "smb"):
+        if m == "sgd":
             continue
         for b in budgets:
             if (m, b) not in cell:
                 continue
             s = [r["summary"] for r in cell[m, b]]
             acc, train_s = mean(x["test_acc"] for x in s), mean(x["train_s"] for x in s)
-            row = [*versus(dense, train_s, acc), *versus(smb, mean(x["spent_macs"] for x in s), acc)]
-            lines.append(f"| {m} | {b:g} | {acc * 100:.2f}% | {seconds(train_s)} | " + " | ".join(row) + " |")
+            row = [*versus(dense, train_s, acc),
+                   *(("-", "-") if m == "smb" else versus(smb, mean(x["spent_macs"] for x in s), acc))]
+            lines.append(f"| {m} | {b:g} | {len(s)} | {acc * 100:.2f}% | {seconds(train_s)} | " + " | ".join(row) + " |")
     return lines
 
 

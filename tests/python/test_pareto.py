@@ -44,10 +44,13 @@ def test_budgets_runs_table_resume_and_report(trainer, tiny_mnist, tmp_path):
 
 
 def test_accuracy_at_interpolates_in_log_cost_only_between_close_budgets():
-    points = [(10.0, 0.5), (20.0, 0.6), (100.0, 0.9)]
+    points = [(10.0, 0.5, 1), (20.0, 0.6, 2), (100.0, 0.9, 8), (110.0, 0.92, 9)]
     assert accuracy_at(points, 10.0) == 0.5
-    assert math.isclose(accuracy_at(points, 20.0), 0.6)
+    assert accuracy_at(points, 20.0) == 0.6
+    assert accuracy_at(points, 100.0) == 0.9  # measured, though the gap before it is too wide to cross
     assert math.isclose(accuracy_at(points, math.sqrt(200.0)), 0.55)  # halfway in log cost
-    assert accuracy_at(points, 50.0) is None  # 20 -> 100 is more than 2x: the front may bend there
+    assert math.isclose(accuracy_at(points, math.sqrt(11000.0)), 0.91)  # budgets 8 and 9 are close
+    assert accuracy_at(points, 50.0) is None  # budgets 2 -> 8: the front may bend there
     assert accuracy_at(points, 5.0) is None and accuracy_at(points, 200.0) is None  # outside the front
-    assert accuracy_at([(30.0, 0.7)], 30.0) == 0.7
+    # budgets exactly 2x apart are close enough, however their costs drifted (here 2.1x)
+    assert accuracy_at([(10.0, 0.5, 1), (21.0, 0.6, 2)], 15.0) is not None
