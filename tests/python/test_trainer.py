@@ -214,6 +214,8 @@ def test_resnets_prune_stage_one_only_unless_emp_layer_keep_says_otherwise(train
     assert pruned_convs("--emp-layer-keep", "auto") == stage_one
     papers = pruned_convs("--emp-layer-keep", "none")  # every conv but the first
     assert len(papers) == 18 and set(stage_one) < set(papers) and "conv1" not in papers
+    # given rules replace auto's, they do not add to them: stage 3 dense, stages 1 and 2 pruned
+    assert pruned_convs("--emp-layer-keep", "layer3.*=1") == sorted(c for c in papers if not c.startswith("layer3."))
     proc, _ = train(trainer, tiny_mnist, *base, "--emp-layer-keep", "auto,layer1.*=0.25", check=False)
     assert proc.returncode == 2 and "--emp-layer-keep" in proc.stderr and "stands alone" in proc.stderr, proc.stderr
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "skiptrain/nn/conv2d.h"
+#include "skiptrain/nn/layer_keep.h"
 
 #include <torch/nn/module.h>
 
@@ -12,14 +13,6 @@
 #include <vector>
 
 namespace skiptrain::nn {
-
-// A per-layer kept fraction: the convs whose qualified name (e.g. "layer1.0.conv2") matches
-// `pattern` keep `keep` of their channels. Patterns are shell wildcards: *, ?, [...] and [!...]
-// ("layer1.*", "*.shortcut"), with no backslash escapes, as Python's fnmatch reads them.
-struct LayerKeep {
-  std::string pattern;
-  double keep = 1.0;
-};
 
 // Parses "PATTERN=KEEP" (the last '=' splits, so a pattern may hold '='; KEEP is a plain decimal).
 // Throws c10::ValueError naming `name` and the rule unless the pattern is non-empty and 0 < KEEP <= 1.

@@ -1,6 +1,6 @@
 // The zoo's factory of network.h: make_model(), model_names() and default_emp_layer_keep() over
-// the architectures of lenet.h, resnet_cifar.h and vgg.h. Names are the --model values of the trainer and of
-// skiptrain.models.make_model in Python.
+// the architectures of lenet.h, resnet_cifar.h and vgg.h. Names are the --model values of the
+// trainer and of skiptrain.models.make_model in Python.
 #include "skiptrain/nn/network.h"
 
 #include "skiptrain/errors.h"

@@ -1,8 +1,9 @@
-// The interface every model of the zoo implements, and the zoo's factory.
-// A Network maps images [N, C, H, W] (float, normalised) to logits [N, classes].
+// The interface every model of the zoo implements, the zoo's factory, and the Error Map Pruning
+// rules each model gets by default. A Network maps images [N, C, H, W] (float, normalised) to
+// logits [N, classes].
 #pragma once
 
-#include "skiptrain/nn/emp_settings.h"
+#include "skiptrain/nn/layer_keep.h"
 
 #include <torch/nn/module.h>
 #include <torch/types.h>

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 namespace skiptrain::train {
 namespace {
@@ -73,6 +74,16 @@ std::vector<nn::LayerKeep> TrainConfig::emp_layer_rules() const {
     rules.push_back(nn::parse_layer_keep(rule, "--emp-layer-keep"));
   }
   return rules;
+}
+
+std::vector<std::string> TrainConfig::emp_layer_rules_text() const {
+  std::vector<std::string> text;
+  for (const auto& rule : emp_layer_rules()) {
+    std::ostringstream out;
+    out << rule.pattern << '=' << rule.keep;
+    text.push_back(out.str());
+  }
+  return text;
 }
 
 void TrainConfig::validate() const {

@@ -111,6 +111,9 @@ struct TrainConfig {
   // The --emp-layer-keep rules, parsed ("auto" resolved for --model); throws c10::ValueError naming
   // the flag and the bad rule.
   std::vector<nn::LayerKeep> emp_layer_rules() const;
+
+  // The same rules as "PATTERN=KEEP" text, as checkpoints store them (run_checkpoint.h).
+  std::vector<std::string> emp_layer_rules_text() const;
 };
 
 }  // namespace skiptrain::train

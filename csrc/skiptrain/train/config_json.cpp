@@ -1,31 +1,35 @@
 // TrainConfig <-> JSON, as stored in checkpoints and read back by `skiptrain eval`.
+#include "skiptrain/train/methods/methods.h"
 #include "skiptrain/train/trainer.h"
 
 namespace skiptrain::train {
 
 nlohmann::json config_to_json(const TrainConfig& c) {
-  return {{"model", c.model},
-          {"dataset", c.dataset},
-          {"data_dir", c.data_dir},
-          {"method", c.method},
-          {"epochs", c.epochs},
-          {"iterations", c.iterations},
-          {"batch_size", c.batch_size},
-          {"lr", c.lr},
-          {"momentum", c.momentum},
-          {"weight_decay", c.weight_decay},
-          {"lr_milestones", c.lr_milestones},
-          {"lr_gamma", c.lr_gamma},
-          {"lr_warmup", c.lr_warmup},
-          {"full_stream_tail", c.full_stream_tail},
-          {"augment", c.augment},
-          {"seed", c.seed},
-          {"threads", c.threads},
-          {"device", c.device},
-          {"eval_every", c.eval_every},
-          {"eif_batching", c.eif_batching},
-          {"quant_bits", c.quant.bits},
-          {"quant_grad_bits", c.quant.grad_bits}};
+  nlohmann::json j = {{"model", c.model},
+                      {"dataset", c.dataset},
+                      {"data_dir", c.data_dir},
+                      {"method", c.method},
+                      {"epochs", c.epochs},
+                      {"iterations", c.iterations},
+                      {"batch_size", c.batch_size},
+                      {"lr", c.lr},
+                      {"momentum", c.momentum},
+                      {"weight_decay", c.weight_decay},
+                      {"lr_milestones", c.lr_milestones},
+                      {"lr_gamma", c.lr_gamma},
+                      {"lr_warmup", c.lr_warmup},
+                      {"full_stream_tail", c.full_stream_tail},
+                      {"augment", c.augment},
+                      {"seed", c.seed},
+                      {"threads", c.threads},
+                      {"device", c.device},
+                      {"eval_every", c.eval_every},
+                      {"eif_batching", c.eif_batching},
+                      {"quant_bits", c.quant.bits},
+                      {"quant_grad_bits", c.quant.grad_bits}};
+  // The convs a pruning run prunes, as resolved for its model: a resume must prune the same ones.
+  if (uses_emp(c.method)) j["emp_layer_rules"] = c.emp_layer_rules_text();
+  return j;
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {

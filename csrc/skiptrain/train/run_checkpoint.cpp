@@ -3,10 +3,15 @@
 
 #include "skiptrain/errors.h"
 #include "skiptrain/train/checkpoint.h"
+#include "skiptrain/train/methods/methods.h"
 #include "skiptrain/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+
+#include <string>
+#include <vector>
 
 namespace skiptrain::train {
 
@@ -34,6 +39,36 @@ void save_run_checkpoint(const TrainConfig& config, const nn::ModelSpec& spec, c
   save_checkpoint(config.checkpoint_path, c);
 }
 
+namespace {
+
+std::string rules_flag(const std::vector<std::string>& rules) {
+  std::string text;
+  for (const auto& rule : rules) text += (text.empty() ? "" : ",") + rule;
+  return "--emp-layer-keep " + (text.empty() ? std::string("none") : text);
+}
+
+// A pruning run resumes pruning the convs it pruned. Checkpoints store the rules as resolved for the
+// model; those written before --emp-layer-keep auto existed lack them, and their runs pruned every conv
+// but the first unless given rules, so "auto" resolving to rules of its own is refused for them.
+void require_same_emp_rules(const TrainConfig& config, const Checkpoint& c, const std::string& path) {
+  if (!uses_emp(config.method)) return;
+  const auto now = config.emp_layer_rules_text();
+  const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
+  if (stored.is_object() && stored.contains("emp_layer_rules")) {
+    const auto then = stored["emp_layer_rules"].get<std::vector<std::string>>();
+    if (then != now)
+      throw InputError(path + ": its run pruned with " + rules_flag(then) + ", but this run resolves to " +
+                       rules_flag(now) + "; resume with " + rules_flag(then));
+  } else if (config.emp_layer_keep == std::vector<std::string>{"auto"} && !now.empty()) {
+    throw InputError(path + ": written before --emp-layer-keep auto, whose " + config.model + " rules (" +
+                     rules_flag(now) +
+                     ") would change which convs this run prunes; resume with "
+                     "--emp-layer-keep none (the rule then), or with the rules that run was given");
+  }
+}
+
+}  // namespace
+
 void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
   const std::string& path = config.checkpoint_path;
   const Checkpoint c = load_checkpoint(path);
@@ -41,6 +76,7 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
     throw InputError(path + ": checkpoint of --model " + c.model + " --dataset " + c.dataset + " --method " + c.method +
                      ", but this run asks for --model " + config.model + " --dataset " + config.dataset + " --method " +
                      config.method);
+  require_same_emp_rules(config, c, path);
   load_module_state(run.model, sub_state(c.tensors, "model"), path);
   run.optimizer.load_state(sub_state(c.tensors, "optimizer"), path);
   run.selector.load_state(sub_state(c.tensors, "selector"), path);

@@ -202,15 +202,15 @@ TEST(Zoo, CifarResNetsPruneStageOneOnlyByDefaultOtherModelsEveryConv) {
   for (const std::string name : {"resnet20", "resnet56", "resnet110"}) {
     Network model = skiptrain::nn::make_model(name, spec_for(name));
     skiptrain::nn::set_emp(*model, {0.5}, /*skip_first=*/true, skiptrain::nn::default_emp_layer_keep(name));
-    int64_t pruned = 0;
+    int64_t stage_one_convs = 0;
     for (const auto& item : model->named_modules()) {
       const auto* conv = item.value()->as<skiptrain::nn::Conv2dImpl>();
       if (conv == nullptr) continue;
       const bool stage_one = item.key().rfind("layer1.", 0) == 0;
       EXPECT_EQ(conv->emp.keep, stage_one ? 0.5 : 1.0) << name << " " << item.key();
-      pruned += stage_one;
+      stage_one_convs += stage_one;
     }
-    EXPECT_EQ(pruned, 2 * (std::stoi(name.substr(6)) - 2) / 6) << name;  // two convs per stage-1 block
+    EXPECT_EQ(stage_one_convs, 2 * (std::stoi(name.substr(6)) - 2) / 6) << name;  // two per stage-1 block
   }
   for (const std::string name : {"lenet5", "vgg16", "resnet8", "no-such-model"})
     EXPECT_TRUE(skiptrain::nn::default_emp_layer_keep(name).empty()) << name;

@@ -1,6 +1,6 @@
-// TrainConfig's --emp-layer-keep resolution: "auto" gives the model's default rules, "none" the
-// paper's rule (no rules), explicit rules are parsed, and "auto"/"none" beside other rules are refused
-// naming the flag.
+// TrainConfig's --emp-layer-keep resolution: "auto" gives the model's default rules, "none" (or an
+// empty list) the paper's rule, explicit rules are parsed and written back as checkpoints store them,
+// and "auto"/"none" beside other rules are refused naming the flag.
 #include "skiptrain/train/config.h"
 
 #include <c10/util/Exception.h>
@@ -31,6 +31,9 @@ TEST(TrainConfig, EmpLayerKeepAutoIsTheModelsDefaultAndNoneIsThePapersRule) {
   EXPECT_TRUE(patterns(config).empty());
   config.emp_layer_keep = {"layer3.*=0.25"};
   EXPECT_EQ(patterns(config), std::vector<std::string>{"layer3.*=0.250000"});
+  EXPECT_EQ(config.emp_layer_rules_text(), std::vector<std::string>{"layer3.*=0.25"});
+  config.emp_layer_keep = {};  // the C++ API's empty list: no rules, as "none"
+  EXPECT_TRUE(patterns(config).empty());
 }
 
 TEST(TrainConfig, EmpLayerKeepAutoOrNoneBesideOtherRulesIsRefusedNamingTheFlag) {

@@ -1,6 +1,6 @@
 // A run's checkpoint: every part (model, optimizer, ledger, stream position, counters, scores,
 // running loss, generator) comes back as saved, under the keys and shapes of format version 1,
-// and a checkpoint of another method is refused.
+// and a checkpoint of another method, or of a run that pruned other convs, is refused.
 #include "skiptrain/errors.h"
 #include "skiptrain/train/checkpoint.h"
 #include "skiptrain/train/methods/methods.h"
@@ -8,6 +8,7 @@
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <memory>
@@ -127,6 +128,50 @@ TEST_F(RunCheckpoint, AnotherMethodsCheckpointIsRefused) {
     EXPECT_NE(message.find(config.checkpoint_path), std::string::npos) << message;
     EXPECT_NE(message.find("--method smb"), std::string::npos) << message;
   }
+}
+
+// Resumes `config` from its checkpoint; "" when it resumes, else the InputError's message.
+std::string resume_error(const st::TrainConfig& config, Parts& run) {
+  try {
+    st::resume_run_checkpoint(config, run.state());
+    return "";
+  } catch (const skiptrain::InputError& e) {
+    return e.what();
+  }
+}
+
+TEST_F(RunCheckpoint, ResumingWithOtherEmpLayerRulesIsRefusedNamingTheRulesOfTheRun) {
+  config.method = "emp";
+  config.emp_layer_keep = {"conv2=0.25"};
+  Parts run(config, data, 1);
+  st::save_run_checkpoint(config, run.spec, run.state());
+  EXPECT_EQ(resume_error(config, run), "");
+  st::TrainConfig other = config;
+  other.emp_layer_keep = {"none"};
+  const std::string message = resume_error(other, run);
+  EXPECT_NE(message.find(config.checkpoint_path), std::string::npos) << message;
+  EXPECT_NE(message.find("resume with --emp-layer-keep conv2=0.25"), std::string::npos) << message;
+  other.emp_layer_keep = {"auto"};  // lenet5's auto is no rules: still not conv2=0.25
+  EXPECT_NE(resume_error(other, run), "");
+}
+
+TEST_F(RunCheckpoint, AResNetCheckpointFromBeforeAutoResumesOnlyWithTheRulesItRanWith) {
+  config.model = "resnet20";
+  config.method = "emp";
+  Parts run(config, data, 1);
+  st::save_run_checkpoint(config, run.spec, run.state());
+  EXPECT_EQ(resume_error(config, run), "");  // auto, stored resolved: layer2.*=1,layer3.*=1
+  // As written before --emp-layer-keep auto existed: no rules stored.
+  st::Checkpoint old = st::load_checkpoint(config.checkpoint_path);
+  auto json = nlohmann::json::parse(old.config_json);
+  json.erase("emp_layer_rules");
+  old.config_json = json.dump();
+  st::save_checkpoint(config.checkpoint_path, old);
+  const std::string message = resume_error(config, run);
+  EXPECT_NE(message.find("--emp-layer-keep none"), std::string::npos) << message;
+  st::TrainConfig papers = config;
+  papers.emp_layer_keep = {"none"};
+  EXPECT_EQ(resume_error(papers, run), "");
 }
 
 }  // namespace
