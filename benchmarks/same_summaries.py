@@ -34,7 +34,8 @@ def runs(mnist, cifar):
         "lenet smd": [*lenet, "--method", "smd", "--iterations", "200"],
         "resnet20 eif+emp": [*resnet, "--method", "eif+emp", "--iterations", "40", "--weight-decay", "1e-4",
                              "--lr-milestones", "20"],
-        "resnet20 emp": [*resnet, "--method", "emp", "--iterations", "30"],
+        "resnet20 emp": [*resnet, "--method", "emp", "--iterations", "30"],  # stage 1 only (auto)
+        "resnet20 emp paper": [*resnet, "--method", "emp", "--emp-layer-keep", "none", "--iterations", "30"],
     }
 
 

@@ -25,7 +25,9 @@ def convert(model, keep=_core.EMP["keep"], gamma1=ops.DEFAULT_GAMMA1, gamma2=ops
         layer_keep: per-layer kept fractions, ``{pattern: keep}`` (``fnmatch`` patterns of qualified
             names, e.g. ``{"layer1.*": 1.0}``): a converted conv takes the keep of the first pattern
             that matches it instead of ``keep``; as the trainer's ``--emp-layer-keep``. Each pattern
-            must match a converted conv.
+            must match a converted conv. None prunes every converted conv at ``keep`` (the paper's
+            rule); the trainer's default on the CIFAR ResNets is stage 1 only, which here is
+            ``{"layer2.*": 1.0, "layer3.*": 1.0}`` on ``skiptrain.models``' ResNets.
 
     Returns:
         The converted model (``model`` itself when ``inplace``). Existing ``EMPConv2d`` get the new settings.
