@@ -111,7 +111,8 @@ def parse_args(argv=None):
     p.add_argument("--targets", nargs="+", type=float)
     p.add_argument("--out")
     p.add_argument("--report-only", action="store_true")
-    p.add_argument("extra", nargs="*", help="trainer flags after --, added to every run (last value wins)")
+    p.add_argument("extra", nargs="*", help="trainer flags after --, added to every run (last value wins; "
+                   "--emp-layer-keep rules add to a method's own, so give methods without them)")
     args = p.parse_args(argv)
     preset = PRESETS[args.preset]
     for key, value in preset.items():
