@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import run_benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from pareto import accuracy_at  # noqa: E402
+from pareto import accuracy_at, ratio_to_dense  # noqa: E402
 
 
 def pareto(*args):
@@ -54,3 +54,9 @@ def test_accuracy_at_interpolates_in_log_cost_only_between_close_budgets():
     assert accuracy_at(points, 5.0) is None and accuracy_at(points, 200.0) is None  # outside the front
     # budgets exactly 2x apart are close enough, however their costs drifted (here 2.1x)
     assert accuracy_at([(10.0, 0.5, 1), (21.0, 0.6, 2)], 15.0) is not None
+
+
+def test_ratio_to_dense_is_a_dash_where_dense_has_no_run_at_that_budget():
+    assert ratio_to_dense(50.0, 100.0) == "0.50x"
+    assert ratio_to_dense(50.0, float("nan")) == "-"  # the mean over no dense runs
+    assert ratio_to_dense(50.0, None) == "-"
