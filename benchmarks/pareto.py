@@ -77,6 +77,9 @@ CIFAR_METHODS = {
     # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
     # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).
     "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],
+    # InfoBatch itself, the filter replaced by each instance's last training loss (no filter cost):
+    # below-mean instances dropped with probability 0.5, kept ones weighted 2x, the last 12.5% full.
+    "infobatch": ["--method", "infobatch", "--infobatch-prune", "0.5", "--full-stream-tail", "0.125"],
 }
 PRESETS = {
     "resnet20-cifar10": dict(

@@ -104,6 +104,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--sb-beta", p.sb_beta, "sb: train with probability loss-percentile^beta")->capture_default_str();
   cmd.add_option("--sb-window", p.sb_window, "sb: recent losses the percentile is taken over")->capture_default_str();
+  cmd.add_option("--infobatch-prune", p.infobatch_prune,
+                 "infobatch: probability of dropping an instance whose last loss is below the mean")
+      ->capture_default_str();
   cmd.add_option("--progress", c.progress, "auto, bar, log or none")->capture_default_str();
   // A data-parallel run: every rank is started with the same flags plus its own --rank (torchrun
   // sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, read where these are left at their defaults).

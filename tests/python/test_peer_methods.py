@@ -1,5 +1,7 @@
-"""The peer methods (smb, smd, ohem, sb) in the trainer on small generated data: what each
+"""The peer methods (smb, smd, ohem, sb, infobatch) in the trainer on small generated data: what each
 trains, what the ledger charges it phase by phase, exact resume, and its flags' checks."""
+import json
+
 import pytest
 
 from test_trainer import train
@@ -48,14 +50,34 @@ def test_sb_pays_every_forward_and_trains_by_percentile(trainer, tiny_mnist):
     assert phases["selection"] == pytest.approx(32 * 32 * 32)  # m * W per batch
 
 
-@pytest.mark.parametrize("method", ["ohem", "sb"])
+def test_infobatch_trains_every_instance_once_then_drops_some_of_the_well_learned(trainer, tiny_mnist, tmp_path):
+    metrics = tmp_path / "m.jsonl"
+    _, s = train(trainer, tiny_mnist, *EPOCH, "--method", "infobatch", "--infobatch-prune", "0.5",
+                 "--metrics", metrics)
+    trained = s["instances_trained"]
+    # Epoch 1: nothing has a score, all 512 train. Epoch 2: at most the below-mean half of those drops.
+    assert 768 < trained < 1024
+    phases = s["spent_by_phase"]
+    assert phases["selection"] == pytest.approx(1024)  # one comparison per incoming instance
+    assert phases["main_forward"] + phases["main_backward"] == pytest.approx(trained * TRAIN)
+    record = json.loads(metrics.read_text().splitlines()[-1])["infobatch"]
+    assert record["scored"] == 512 and 0 < record["threshold"] < 3
+
+
+def test_infobatch_rests_in_the_full_stream_tail(trainer, tiny_mnist):
+    _, s = train(trainer, tiny_mnist, *EPOCH, "--method", "infobatch", "--full-stream-tail", "0.5")
+    assert s["instances_trained"] == 1024
+    assert s["spent_by_phase"]["selection"] == pytest.approx(512)
+
+
+@pytest.mark.parametrize("method", ["ohem", "sb", "infobatch"])
 def test_loss_based_methods_learn(trainer, tiny_mnist, method):
     # lr 0.01: at the suite's 0.05 (momentum 0.9) training on the hardest instances only diverges here.
     _, s = train(trainer, tiny_mnist, "--epochs", "4", "--lr", "0.01", "--method", method)
     assert s["test_acc"] > 0.5  # chance is 0.1
 
 
-@pytest.mark.parametrize("method", ["smb", "smd", "ohem", "sb"])
+@pytest.mark.parametrize("method", ["smb", "smd", "ohem", "sb", "infobatch"])
 def test_resume_continues_exactly(trainer, tiny_mnist, tmp_path, method):
     flags = ["--method", method, "--eval-every", "8"]
     _, straight = train(trainer, tiny_mnist, *EPOCH, *flags, "--checkpoint", tmp_path / "straight.pt")
@@ -73,6 +95,7 @@ def test_resume_continues_exactly(trainer, tiny_mnist, tmp_path, method):
         (["--method", "ohem", "--ohem-ratio", "1.5"], "--ohem-ratio"),
         (["--method", "sb", "--sb-beta", "0"], "--sb-beta"),
         (["--method", "sb", "--sb-window", "0"], "--sb-window"),
+        (["--method", "infobatch", "--infobatch-prune", "1"], "--infobatch-prune"),
     ],
 )
 def test_bad_peer_flags_are_rejected_with_the_flag_named(trainer, tiny_mnist, flags, named):

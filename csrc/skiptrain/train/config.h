@@ -24,7 +24,7 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";
   // --data-dir: where the dataset's files are; empty = $SKIPTRAIN_DATA/<dataset> or the Debian path.
   std::string data_dir;
-  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp, smb, smd, ohem, sb).
+  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp, smb, smd, ohem, sb, infobatch).
   std::string method = "sgd";
   // --epochs: passes over the incoming stream (ignored when iterations > 0).
   int64_t epochs = 1;
@@ -93,7 +93,8 @@ struct TrainConfig {
   // --quant-bits / --quant-grad-bits: quantized training of every conv and linear layer, the
   // filter's included (32 / 0 = float; see nn/quant_settings.h). Composes with every method.
   nn::QuantSettings quant;
-  // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window: the peer methods; see methods/peer_options.h.
+  // --smb-fraction, --smd-p, --ohem-ratio, --sb-beta, --sb-window, --infobatch-prune: the peer methods; see
+  // methods/peer_options.h.
   PeerOptions peers;
   // --world-size, --rank, --master-addr, --master-port, --dist-backend, --dist-timeout: a
   // data-parallel run of several processes (dist/launch.h), torchrun's environment by default.

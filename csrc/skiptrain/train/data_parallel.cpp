@@ -18,7 +18,7 @@ void require_same_training(dist::Collective& collective, const TrainConfig& conf
   training["emp"] = {config.emp.keep,       config.emp.gamma1,       config.emp.gamma2,    config.emp.sample,
                      config.emp_skip_first, config.emp_decay_pruned, config.emp_layer_keep};
   const PeerOptions& p = config.peers;
-  training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window};
+  training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window, p.infobatch_prune};
   training["eif_model"] = config.eif_model;
   training["resume"] = config.resume;
   const auto mine = static_cast<int64_t>(std::hash<std::string>{}(training.dump()));

@@ -5,6 +5,7 @@
 #include "skiptrain/nn/emp_settings.h"
 #include "skiptrain/nn/quant_settings.h"
 #include "skiptrain/train/methods/eif_selector.h"
+#include "skiptrain/train/methods/infobatch_selector.h"
 #include "skiptrain/train/methods/ohem_selector.h"
 #include "skiptrain/train/methods/sb_selector.h"
 #include "skiptrain/train/methods/smb_selector.h"
@@ -13,7 +14,7 @@
 namespace skiptrain::train {
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names{"sgd", "emp", "eif", "eif+emp", "smb", "smd", "ohem", "sb"};
+  static const std::vector<std::string> names{"sgd", "emp", "eif", "eif+emp", "smb", "smd", "ohem", "sb", "infobatch"};
   return names;
 }
 
@@ -29,6 +30,7 @@ std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::Mod
   if (config.method == "smd") return std::make_unique<SmdSelector>(p.smd_p);
   if (config.method == "ohem") return std::make_unique<OhemSelector>(p.ohem_ratio);
   if (config.method == "sb") return std::make_unique<SbSelector>(p.sb_beta, p.sb_window);
+  if (config.method == "infobatch") return std::make_unique<InfoBatchSelector>(p.infobatch_prune);
   return std::make_unique<TrainAll>();
 }
 

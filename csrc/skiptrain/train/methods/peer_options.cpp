@@ -29,6 +29,8 @@ void PeerOptions::validate(const std::string& method) const {
     require(sb_beta > 0 && std::isfinite(sb_beta), "--sb-beta", "> 0", sb_beta);
     require(sb_window >= 1, "--sb-window", ">= 1", sb_window);
   }
+  if (method == "infobatch")
+    require(infobatch_prune > 0 && infobatch_prune < 1, "--infobatch-prune", "in (0, 1)", infobatch_prune);
 }
 
 }  // namespace skiptrain::train

@@ -1,5 +1,5 @@
 // Options of the peer methods a user can pick instead of the paper's (method.md section 8):
-// smb, smd, ohem and sb, one field per trainer flag with its default and the reason for it.
+// smb, smd, ohem, sb and infobatch, one field per trainer flag with its default and the reason for it.
 // Every default trains the main model on about a quarter of the stream, the share that
 // --eif-ratio's default keeps, so that the methods compare at similar budgets out of the box.
 #pragma once
@@ -29,6 +29,12 @@ struct PeerOptions {
   // enters it); 1024 is 16 batches of 64: enough for a stable percentile, recent enough to follow
   // the falling loss; >= 1.
   int64_t sb_window = 1024;
+  // --infobatch-prune: infobatch drops each instance whose last training loss is below the mean of
+  // all such losses with this probability, and weighs the kept ones of them 1 / (1 - p); InfoBatch's
+  // default 0.5. Unlike the others it does not aim at a quarter: it prunes only the well-learned,
+  // so its saving follows the loss distribution (pair it with --full-stream-tail 0.125, InfoBatch's
+  // annealing); in (0, 1).
+  double infobatch_prune = 0.5;
 
   // Throws InputError naming the flag of `method`'s option when it is out of range.
   void validate(const std::string& method) const;
