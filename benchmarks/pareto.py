@@ -80,6 +80,9 @@ CIFAR_METHODS = {
     # InfoBatch itself, the filter replaced by each instance's last training loss (no filter cost):
     # below-mean instances dropped with probability 0.5, kept ones weighted 2x, the last 12.5% full.
     "infobatch": ["--method", "infobatch", "--infobatch-prune", "0.5", "--full-stream-tail", "0.125"],
+    # The same with the trainer's EMP default (stage 1 only on the CIFAR ResNets, keep 0.5).
+    "infobatch+emp stage1": ["--method", "infobatch+emp", "--infobatch-prune", "0.5", "--emp-keep", "0.5",
+                             "--full-stream-tail", "0.125"],
 }
 PRESETS = {
     "resnet20-cifar10": dict(

@@ -70,6 +70,16 @@ def test_infobatch_rests_in_the_full_stream_tail(trainer, tiny_mnist):
     assert s["spent_by_phase"]["selection"] == pytest.approx(512)
 
 
+def test_infobatch_with_emp_prunes_instances_and_error_maps(trainer, tiny_mnist):
+    _, s = train(trainer, tiny_mnist, *EPOCH, "--method", "infobatch+emp", "--emp-keep", "0.5")
+    trained = s["instances_trained"]
+    assert 768 < trained < 1024
+    phases = s["spent_by_phase"]
+    assert phases["main_forward"] == pytest.approx(trained * FORWARD)
+    assert phases["main_backward"] < 0.9 * trained * (TRAIN - FORWARD)  # the convs' pruned error maps
+    assert phases["selection"] > 1024  # InfoBatch's comparisons and EMP's channel scores
+
+
 @pytest.mark.parametrize("method", ["ohem", "sb", "infobatch"])
 def test_loss_based_methods_learn(trainer, tiny_mnist, method):
     # lr 0.01: at the suite's 0.05 (momentum 0.9) training on the hardest instances only diverges here.
@@ -96,6 +106,7 @@ def test_resume_continues_exactly(trainer, tiny_mnist, tmp_path, method):
         (["--method", "sb", "--sb-beta", "0"], "--sb-beta"),
         (["--method", "sb", "--sb-window", "0"], "--sb-window"),
         (["--method", "infobatch", "--infobatch-prune", "1"], "--infobatch-prune"),
+        (["--method", "infobatch+emp", "--infobatch-prune", "0"], "--infobatch-prune"),
     ],
 )
 def test_bad_peer_flags_are_rejected_with_the_flag_named(trainer, tiny_mnist, flags, named):

@@ -14,13 +14,16 @@
 namespace skiptrain::train {
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names{"sgd", "emp", "eif", "eif+emp", "smb", "smd", "ohem", "sb", "infobatch"};
+  static const std::vector<std::string> names{"sgd", "emp",  "eif", "eif+emp",   "smb",
+                                              "smd", "ohem", "sb",  "infobatch", "infobatch+emp"};
   return names;
 }
 
-bool uses_emp(const std::string& method) { return method == "emp" || method == "eif+emp"; }
+bool uses_emp(const std::string& method) { return method == "emp" || method == "eif+emp" || method == "infobatch+emp"; }
 
 bool uses_eif(const std::string& method) { return method == "eif" || method == "eif+emp"; }
+
+bool uses_infobatch(const std::string& method) { return method == "infobatch" || method == "infobatch+emp"; }
 
 std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::ModelSpec& spec,
                                         dist::Collective& collective) {
@@ -30,7 +33,7 @@ std::unique_ptr<Selector> make_selector(const TrainConfig& config, const nn::Mod
   if (config.method == "smd") return std::make_unique<SmdSelector>(p.smd_p);
   if (config.method == "ohem") return std::make_unique<OhemSelector>(p.ohem_ratio);
   if (config.method == "sb") return std::make_unique<SbSelector>(p.sb_beta, p.sb_window);
-  if (config.method == "infobatch") return std::make_unique<InfoBatchSelector>(p.infobatch_prune);
+  if (uses_infobatch(config.method)) return std::make_unique<InfoBatchSelector>(p.infobatch_prune);
   return std::make_unique<TrainAll>();
 }
 

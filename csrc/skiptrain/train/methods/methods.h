@@ -16,9 +16,11 @@ namespace skiptrain::train {
 // The names --method accepts.
 const std::vector<std::string>& method_names();
 
-// Whether `method` prunes error maps (emp, eif+emp) / filters instances (eif, eif+emp).
+// Whether `method` prunes error maps (emp, eif+emp, infobatch+emp) / filters instances (eif, eif+emp) /
+// prunes instances by their last loss (infobatch, infobatch+emp).
 bool uses_emp(const std::string& method);
 bool uses_eif(const std::string& method);
+bool uses_infobatch(const std::string& method);
 
 // The data-level part of `config.method` for `model` trained on data shaped like `spec`, on one
 // rank of `collective` (which must outlive it).

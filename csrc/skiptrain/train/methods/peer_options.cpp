@@ -3,6 +3,7 @@
 #include "skiptrain/train/methods/peer_options.h"
 
 #include "skiptrain/errors.h"
+#include "skiptrain/train/methods/methods.h"
 
 #include <cmath>
 #include <sstream>
@@ -29,7 +30,7 @@ void PeerOptions::validate(const std::string& method) const {
     require(sb_beta > 0 && std::isfinite(sb_beta), "--sb-beta", "> 0", sb_beta);
     require(sb_window >= 1, "--sb-window", ">= 1", sb_window);
   }
-  if (method == "infobatch")
+  if (uses_infobatch(method))
     require(infobatch_prune > 0 && infobatch_prune < 1, "--infobatch-prune", "in (0, 1)", infobatch_prune);
 }
 
