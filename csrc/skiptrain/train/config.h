@@ -24,7 +24,8 @@ struct TrainConfig {
   std::string dataset = "fashion-mnist";
   // --data-dir: where the dataset's files are; empty = $SKIPTRAIN_DATA/<dataset> or the Debian path.
   std::string data_dir;
-  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp, smb, smd, ohem, sb, infobatch).
+  // --method: the data-level method and layer settings (sgd, emp, eif, eif+emp, smb, smd, ohem, sb,
+  // infobatch, infobatch+emp).
   std::string method = "sgd";
   // --epochs: passes over the incoming stream (ignored when iterations > 0).
   int64_t epochs = 1;

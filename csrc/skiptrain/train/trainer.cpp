@@ -200,7 +200,7 @@ class Run {
       // In a data-parallel run every rank takes part in every step, with or without instances.
       if (plan.train.numel() > 0 || collective_->distributed())
         train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss, 0,
-                                plan.train_weight);
+                                plan.train_weight, plan.loss_over_incoming ? batch.size() : 0);
       selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
     }
     counters_.loss_only += plan.loss_only.numel();
@@ -220,22 +220,26 @@ class Run {
 
   // Forward, loss, backward and optimizer step of the main model on one batch; charges the ledger.
   // The step's loss is the sum of the per-instance losses, each times its `weights` entry (when
-  // defined), over `divisor` (the batch's size when 0).
+  // defined), over `divisor` (the batch's size when 0), or, when `incoming` > 0, over the incoming
+  // batch's size the batch was selected from (summed over the ranks, like the batch's size).
   // Returns the detached per-instance losses (on the CPU, where the selectors read them) and sets
   // `mean_loss` (their mean; NaN when no rank trained anything).
   // In a data-parallel run the batch is this rank's part of the step, possibly empty: the batch
   // size is summed over the ranks first, each rank's loss divided by that total, and the
   // gradients summed, which is the gradient of the whole step's loss on one process.
   torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
-                         double divisor = 0, const torch::Tensor& weights = {}) {
+                         double divisor = 0, const torch::Tensor& weights = {}, int64_t incoming = 0) {
     const int64_t k = labels.size(0);
     double total = k;
+    double incoming_total = incoming;
     if (collective_->distributed()) {
       // Every iteration of a data-parallel run has one such step: it carries the stop signal too.
-      const auto sums = dist::sum_values(*collective_, {double(k), signalled() ? 1.0 : 0.0});
+      const auto sums = dist::sum_values(*collective_, {double(k), signalled() ? 1.0 : 0.0, double(incoming)});
       total = sums[0];
       stop_agreed_ = stop_agreed_ || sums[1] > 0;
+      incoming_total = sums[2];
     }
+    if (incoming_total > 0) divisor = incoming_total;
     mean_loss = NAN;
     if (total == 0) return torch::empty({0});
     optimizer_->zero_grad();

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -18,7 +19,7 @@ Plan InfoBatchSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
   const int64_t m = batch.size();
   const auto positions = batch.indices.to(torch::kCPU, torch::kLong).contiguous();
   const int64_t* position = positions.data_ptr<int64_t>();
-  const auto coins = torch::rand({m}, torch::kFloat64);  // drawn for all m, so every batch uses the same share
+  const auto coins = torch::rand({m}, torch::kFloat64);  // m draws per batch, whatever the scores
   const double* coin = coins.data_ptr<double>();
   const double mean = threshold();
   const double kept_low_weight = 1.0 / (1.0 - prune_probability_);
@@ -39,13 +40,9 @@ Plan InfoBatchSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
   }
   ledger.add_macs(cost::Phase::Selection, static_cast<double>(m));
 
-  const auto k = static_cast<int64_t>(keep.size());
   Plan plan{torch::tensor(keep, torch::kLong), torch::empty({0}, torch::kLong)};
-  if (k < m) {
-    // The trainer divides the weighted loss sum by k: weights of (inverse inclusion) * k / m make
-    // the step's loss the sum of inverse-probability-weighted losses over m.
-    plan.train_weight = torch::tensor(inverse_inclusion, torch::kFloat32) * (static_cast<double>(k) / m);
-  }
+  plan.train_weight = torch::tensor(inverse_inclusion, torch::kFloat32);
+  plan.loss_over_incoming = true;
   return plan;
 }
 
@@ -80,24 +77,28 @@ void InfoBatchSelector::add_metrics(nlohmann::json& record) const {
                          {"scored", scored_}};
 }
 
-TensorState InfoBatchSelector::state() const { return {{"scores", torch::tensor(scores_, torch::kFloat32)}}; }
+TensorState InfoBatchSelector::state() const {
+  return {{"scores", torch::tensor(scores_, torch::kFloat32)},
+          {"score_sum", torch::tensor(score_sum_, torch::kFloat64)}};
+}
 
 void InfoBatchSelector::load_state(const TensorState& state, const std::string& what) {
   const auto& scores = require_entry(state, "scores", what);
-  if (scores.dim() != 1 || scores.scalar_type() != torch::kFloat32) {
+  const auto& score_sum = require_entry(state, "score_sum", what);
+  if (scores.dim() != 1 || scores.scalar_type() != torch::kFloat32 || score_sum.dim() != 0 ||
+      score_sum.scalar_type() != torch::kFloat64) {
     std::ostringstream found;
-    found << scores.scalar_type() << " " << scores.sizes();
-    throw InputError(what + ": corrupt infobatch state: selector.scores must be Float [n], found " + found.str());
+    found << scores.scalar_type() << " " << scores.sizes() << " and " << score_sum.scalar_type() << " "
+          << score_sum.sizes();
+    throw InputError(what + ": corrupt infobatch state: selector.scores must be Float [n] and selector.score_sum " +
+                     "Double [], found " + found.str());
   }
   const auto values = scores.contiguous();
   scores_.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-  score_sum_ = 0;
-  scored_ = 0;
-  for (const float s : scores_) {
-    if (!std::isfinite(s)) continue;
-    score_sum_ += s;
-    ++scored_;
-  }
+  scored_ = std::count_if(scores_.begin(), scores_.end(), [](float s) { return std::isfinite(s); });
+  // Saved rather than summed again: the running sum's rounding differs from a fresh sum's in the
+  // last bits, and a resumed run must compare against the same mean as an uninterrupted one.
+  score_sum_ = score_sum.item<double>();
 }
 
 }  // namespace skiptrain::train

@@ -23,8 +23,13 @@ struct Plan {
   // Two-stage selection: `train` is left empty and decided by Selector::select() from the losses
   // of the `loss_only` forward; the trainer then runs forward + backward on the selected instances.
   bool select_by_loss = false;
-  // float32 [k], mean 1: each train instance's weight in the step's loss; undefined = all equal.
+  // float32 [k]: each train instance's weight in the step's loss; undefined = all equal.
   torch::Tensor train_weight = {};
+  // The step divides its weighted loss sum by the incoming batch's size (summed over the ranks of a
+  // data-parallel run) instead of by the trained instances': with train_weight the inverse inclusion
+  // probabilities, the step's loss is an unbiased estimate of the whole batch's mean loss. Shrink
+  // batching only (accumulate batching divides by its own constant, see trainer.cpp).
+  bool loss_over_incoming = false;
 };
 
 class Selector {

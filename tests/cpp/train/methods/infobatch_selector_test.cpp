@@ -39,7 +39,8 @@ TEST(InfoBatchSelector, InstancesWithoutAScoreAllTrain) {
   const auto plan = selector.plan(batch_of(64), ledger);
   EXPECT_EQ(plan.train.numel(), 64);
   EXPECT_EQ(plan.loss_only.numel(), 0);
-  EXPECT_FALSE(plan.train_weight.defined());
+  EXPECT_TRUE(plan.loss_over_incoming);
+  EXPECT_TRUE(torch::equal(plan.train_weight, torch::ones({64})));
   EXPECT_DOUBLE_EQ(ledger.spent_by_phase().at(skiptrain::cost::Phase::Selection), 64);
   EXPECT_TRUE(std::isnan(selector.threshold()));
 }
@@ -72,21 +73,40 @@ TEST(InfoBatchSelector, WeightsMakeTheStepLossAnUnbiasedBatchMean) {
   const int draws = 2000;
   for (int d = 0; d < draws; ++d) {
     const auto plan = selector.plan(batch_of(64), ledger);
-    const int64_t k = plan.train.numel();
-    ASSERT_LT(k, 64);
-    ASSERT_TRUE(plan.train_weight.defined());
+    ASSERT_TRUE(plan.loss_over_incoming);
     const auto kept = indices(plan.train);
-    for (size_t j = 0; j < kept.size(); ++j) {  // inverse inclusion probability times k / m
-      const double inverse_inclusion = kept[j] < 32 ? 1.0 / (1.0 - p) : 1.0;
-      EXPECT_NEAR(plan.train_weight[j].item<double>(), inverse_inclusion * k / 64.0, 1e-6);
-    }
-    // The trainer's step loss: the weighted sum over the kept, over k.
+    ASSERT_EQ(plan.train_weight.numel(), static_cast<int64_t>(kept.size()));
+    for (size_t j = 0; j < kept.size(); ++j)  // inverse inclusion probabilities
+      EXPECT_NEAR(plan.train_weight[j].item<double>(), kept[j] < 32 ? 1.0 / (1.0 - p) : 1.0, 1e-6);
+    // The trainer's step loss: the weighted sum over the kept, over the incoming m.
     step_loss_sum +=
-        (losses.index_select(0, plan.train) * plan.train_weight.to(torch::kDouble)).sum().item<double>() / k;
+        (losses.index_select(0, plan.train) * plan.train_weight.to(torch::kDouble)).sum().item<double>() / 64;
   }
   // Each draw's loss is (32 * 1.0 + 0.2 * kept_low) / 64, kept_low ~ Binomial(32, 0.5): sd 0.0088
   // per draw, 0.0002 over 2000; the unweighted kept mean would be about 0.70.
   EXPECT_NEAR(step_loss_sum / draws, losses.mean().item<double>(), 0.001);
+}
+
+TEST(InfoBatchSelector, AKeptWellLearnedInstanceWeighsItsInverseProbabilityEvenWhenNoneIsDropped) {
+  InfoBatchSelector selector(0.5);
+  score_all(selector, torch::tensor({0.1f, 1.f, 1.f, 1.f}));  // mean 0.775: position 0 is well learned
+  skiptrain::cost::Ledger ledger;
+  for (int seed = 0; seed < 20; ++seed) {
+    torch::manual_seed(seed);
+    const auto plan = selector.plan(batch_of(4), ledger);
+    if (plan.train.numel() < 4) continue;  // dropped this time
+    EXPECT_TRUE(torch::allclose(plan.train_weight, torch::tensor({2.f, 1.f, 1.f, 1.f})));
+    return;
+  }
+  FAIL() << "position 0 was dropped in 20 draws at p 0.5";
+}
+
+TEST(InfoBatchSelector, AScoreAtTheMeanIsNotWellLearned) {
+  InfoBatchSelector selector(0.99);
+  score_all(selector, torch::tensor({0.5f, 0.5f, 0.5f, 0.5f}));
+  skiptrain::cost::Ledger ledger;
+  torch::manual_seed(0);
+  EXPECT_EQ(selector.plan(batch_of(4), ledger).train.numel(), 4);
 }
 
 TEST(InfoBatchSelector, TrainedLossesReplaceScoresWithoutCountingTwice) {
@@ -131,8 +151,14 @@ TEST(InfoBatchSelector, ResumesExactlyFromItsStateAndTheGenerator) {
 TEST(InfoBatchSelector, CorruptStateIsRefused) {
   InfoBatchSelector selector(0.5);
   EXPECT_THROW(selector.load_state({}, "run.pt"), skiptrain::InputError);
-  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({2, 2})}}, "run.pt"), skiptrain::InputError);
-  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({4}, torch::kLong)}}, "run.pt"), skiptrain::InputError);
+  const auto sum = torch::tensor(0.0, torch::kFloat64);
+  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({4})}}, "run.pt"), skiptrain::InputError);  // no sum
+  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({2, 2})}, {"score_sum", sum}}, "run.pt"),
+               skiptrain::InputError);
+  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({4}, torch::kLong)}, {"score_sum", sum}}, "run.pt"),
+               skiptrain::InputError);
+  EXPECT_THROW(selector.load_state({{"scores", torch::zeros({4})}, {"score_sum", torch::zeros({1})}}, "run.pt"),
+               skiptrain::InputError);
 }
 
 }  // namespace
