@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_EMP = ["--emp-layer-keep", "none"]
 V2 = ["--eif-model", "resnet8-slim", "--eif-train-share", "0.5", "--eif-random-share", "0.5",
       "--full-stream-tail", "0.125"]
+INFOBATCH = ["--infobatch-prune", "0.5", "--full-stream-tail", "0.125"]
 CIFAR_METHODS = {
     "sgd": ["--method", "sgd"],
     "smb": ["--method", "smb", "--smb-fraction", "0.5"],
@@ -79,10 +80,9 @@ CIFAR_METHODS = {
     "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],
     # InfoBatch itself, the filter replaced by each instance's last training loss (no filter cost):
     # below-mean instances dropped with probability 0.5, kept ones weighted 2x, the last 12.5% full.
-    "infobatch": ["--method", "infobatch", "--infobatch-prune", "0.5", "--full-stream-tail", "0.125"],
+    "infobatch": ["--method", "infobatch", *INFOBATCH],
     # The same with the trainer's EMP default (stage 1 only on the CIFAR ResNets, keep 0.5).
-    "infobatch+emp stage1": ["--method", "infobatch+emp", "--infobatch-prune", "0.5", "--emp-keep", "0.5",
-                             "--full-stream-tail", "0.125"],
+    "infobatch+emp stage1": ["--method", "infobatch+emp", *INFOBATCH, "--emp-keep", "0.5"],
 }
 PRESETS = {
     "resnet20-cifar10": dict(
