@@ -72,6 +72,8 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
                  "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32; "
                  "lenet-filter-slim, resnet8-slim: narrower)")
       ->capture_default_str();
+  cmd.add_flag("--eif-sees-label", c.eif_sees_label,
+               "the filter judges each instance with a High/Low pair for its own class (sees the label)");
   cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();
   cmd.add_option("--eif-momentum", f.momentum, "filter SGD momentum")->capture_default_str();
   cmd.add_option("--eif-lr-milestones", f.lr_milestones, "iterations at which the filter lr is multiplied by --eif-lr-factor")
@@ -84,6 +86,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
       ->capture_default_str();
   cmd.add_option("--eif-random-share", f.random_share,
                  "share of the kept drawn at random from the rest, loss-weighted to stay unbiased (budget rule)")
+      ->capture_default_str();
+  cmd.add_option("--eif-rank-within", f.rank_within,
+                 "budget rule: rank the kept share within the whole batch or within each class")
       ->capture_default_str();
   cmd.add_option("--eif-control", f.control, "decision rule: budget (top R_set per batch), kept or paper")
       ->capture_default_str();

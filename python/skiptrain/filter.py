@@ -67,6 +67,9 @@ class EarlyInstanceFilter:
         control: the decision rule: "budget" (keep the ceil(ratio * m) highest filter margins of
             each batch; T_l tracks the stream's (1 - ratio) loss quantile), "kept" or "paper"
             (keep p_High >= 0.5; T_l moved by the kept share or by the paper's R_TH).
+        rank_within: under "budget", rank the whole batch ("batch", the paper's) or each class's
+            instances in it ("class": each class keeps its share, so the kept keep the batch's
+            class mix; y must hold class indices).
         optimizer: an optimizer over ``filter_model``'s parameters; default SGD(lr, momentum, weight_decay).
         process_group: the ranks of a data-parallel run that share this filter; default
             torch.distributed's default group when it is initialized with more than one rank, else
@@ -113,6 +116,7 @@ class EarlyInstanceFilter:
         threshold_max: float = _core.FILTER["threshold_max"],
         min_query: float = _core.FILTER["min_query"],
         control: str = _core.FILTER["control"],
+        rank_within: str = _core.FILTER["rank_within"],
         optimizer: Optional[torch.optim.Optimizer] = None,
         process_group: Optional["dist.ProcessGroup"] = None,
     ):
@@ -124,7 +128,8 @@ class EarlyInstanceFilter:
                        lr_milestones=list(lr_milestones) if isinstance(lr_milestones, (list, tuple)) else lr_milestones,
                        lr_factor=lr_factor, entropy_threshold=entropy_threshold, a1=a1, a2=a2, window=window,
                        init_threshold=init_threshold, warmup_batches=warmup_batches, threshold_min=threshold_min,
-                       threshold_max=threshold_max, min_query=min_query, control=control)
+                       threshold_max=threshold_max, min_query=min_query, control=control,
+                       rank_within=rank_within)
         # JSON carries no inf or nan: those are refused here, every other type and range by the C++ options.
         for name, value in options.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -132,7 +137,7 @@ class EarlyInstanceFilter:
         try:
             options_json = json.dumps(options)
         except TypeError as error:
-            raise TypeError(f"{where}: options must be numbers, a str (control) and a list of ints "
+            raise TypeError(f"{where}: options must be numbers, strs (control, rank_within) and a list of ints "
                             f"(lr_milestones): {error}") from None
         _checks.by_core(where, self._make_controller, options_json)
         self._group = _data_parallel_group(process_group)
@@ -140,6 +145,7 @@ class EarlyInstanceFilter:
             raise ValueError(f"{where}: control {control!r} can keep nothing on one rank while another trains, "
                              f"which stalls a data-parallel loop; use control='budget' with a process group")
         self.filter_model = filter_model
+        self._rank_within = rank_within
         self._broadcast_filter()
         self._own_optimizer = optimizer is None
         self.optimizer = optimizer if optimizer is not None else torch.optim.SGD(
@@ -193,7 +199,7 @@ class EarlyInstanceFilter:
             if x.dim() == 0 or y.dim() == 0 or x.shape[0] != y.shape[0]:
                 raise ValueError(f"EarlyInstanceFilter.wrap: a batch's x and y must have the same first dimension, "
                                  f"got shapes {list(x.shape)} and {list(y.shape)}")
-            keep, query, prob_high = self._decide(x)
+            keep, query, prob_high = self._decide(x, y)
             query_losses = self._loss_only(model, loss_fn, x, y, query)
             self._pending = (x, keep, query, prob_high, query_losses)
             if keep.numel() == 0:
@@ -274,7 +280,7 @@ class EarlyInstanceFilter:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _decide(self, x: torch.Tensor):
+    def _decide(self, x: torch.Tensor, y: torch.Tensor):
         was_training = self.filter_model.training
         self.filter_model.eval()
         with torch.no_grad():
@@ -284,7 +290,7 @@ class EarlyInstanceFilter:
             raise ValueError(f"EarlyInstanceFilter: filter_model must map a batch of {x.shape[0]} to logits of shape "
                              f"[{x.shape[0]}, 2], got {list(logits.shape) if isinstance(logits, torch.Tensor) else logits}")
         self.filter_forward_instances += x.shape[0]
-        return self._controller.decide(logits)
+        return self._controller.decide(logits, y if self._rank_within == "class" else None)
 
     def _loss_only(self, model, loss_fn, x, y, query):
         if query.numel() == 0:

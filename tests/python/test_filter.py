@@ -241,6 +241,30 @@ def test_wrapper_budget_rule_yields_the_top_ratio_by_margin():
     assert m["kept_fraction_total"] == 0.25
 
 
+def test_wrapper_rank_within_class_keeps_each_class_share():
+    """rank_within="class": each class of the batch keeps its largest-remainder share of the budget,
+    its own top margins, so the kept keep the batch's class mix; a bad value names the flag."""
+    model, filter_model = tiny_models()
+    eif = EarlyInstanceFilter(filter_model, ratio=0.5, warmup_batches=0, lr=1e-9, rank_within="class")
+    loader = Recorder(synthetic_batches(6))
+    for x, y in eif.wrap(loader, model):
+        full_x, full_y = loader.last
+        with torch.no_grad():
+            logits = filter_model.eval()(full_x)
+        filter_model.train()
+        margin = logits[:, 1] - logits[:, 0]
+        for c in range(3):
+            members = (full_y == c).nonzero().flatten()
+            kept = (y == c).sum().item()
+            assert abs(kept - 0.5 * members.numel()) <= 1
+            top = torch.topk(margin[members], kept).indices
+            assert torch.equal(torch.sort(x[y == c].sum(1)).values, torch.sort(full_x[members[top]].sum(1)).values)
+        eif.observe(F.cross_entropy(model(x), y, reduction="none"))
+    assert eif.metrics["kept"] == 6 * 16
+    with pytest.raises(ValueError, match="--eif-rank-within"):
+        EarlyInstanceFilter(filter_model, rank_within="label")
+
+
 def test_observe_is_required_after_each_batch():
     model, filter_model = tiny_models()
     eif = EarlyInstanceFilter(filter_model)

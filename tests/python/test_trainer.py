@@ -172,6 +172,36 @@ def test_random_share_keeps_the_budget_and_changes_the_pick(trainer, tiny_mnist)
     assert proc.returncode != 0 and "--eif-random-share" in proc.stderr
 
 
+def test_eif_sees_label_changes_the_pick_not_the_budget_and_resumes_only_with_its_head(trainer, tiny_mnist,
+                                                                                       tmp_path):
+    blind = _eif_run(trainer, tiny_mnist)
+    sees = _eif_run(trainer, tiny_mnist, "--eif-sees-label")
+    assert sees["instances_trained"] == blind["instances_trained"] == 16 * 8
+    assert sees["test_loss"] != blind["test_loss"]
+    # A run of 5 iterations checkpointed (40 labelled instances wait for the filter's step of 64),
+    # resumed to 16 with the same head: the 16-iteration run exactly.
+    checkpoint = tmp_path / "sees.pt"
+    base = ["train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", tiny_mnist, "--method", "eif",
+            "--eif-ratio", "0.25", "--eif-warmup", "0", "--eif-min-query", "0", "--batch-size", "32",
+            "--threads", "1", "--eval-every", "0", "--progress", "none", "--checkpoint", checkpoint]
+    run_trainer(trainer, *base, "--eif-sees-label", "--iterations", "5")
+    _, resumed = run_trainer(trainer, *base, "--eif-sees-label", "--iterations", "16", "--resume")
+    assert resumed["test_loss"] == sees["test_loss"]
+    proc, _ = run_trainer(trainer, *base, "--iterations", "16", "--resume", check=False)
+    assert proc.returncode == 2 and "--eif-sees-label" in proc.stderr and "sees.pt" in proc.stderr
+
+
+def test_eif_rank_within_class_keeps_the_budget_and_changes_the_pick(trainer, tiny_mnist):
+    by_batch = _eif_run(trainer, tiny_mnist)
+    by_class = _eif_run(trainer, tiny_mnist, "--eif-rank-within", "class")
+    assert by_class["instances_trained"] == by_batch["instances_trained"] == 16 * 8
+    assert by_class["test_loss"] != by_batch["test_loss"]
+    for flags in (["--eif-rank-within", "label"], ["--eif-rank-within", "class", "--eif-control", "paper"]):
+        proc, _ = run_trainer(trainer, "train", "--data-dir", tiny_mnist, "--dataset", "mnist", "--method", "eif",
+                              *flags, check=False)
+        assert proc.returncode == 2 and "--eif-rank-within" in proc.stderr
+
+
 def test_emp_decay_pruned_false_spares_the_pruned_channels_from_weight_decay(trainer, tiny_mnist):
     # Same run with weight decay, pruned channels decayed (the default) or spared: the models differ;
     # without EMP the flag changes nothing.

@@ -10,8 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <numeric>
+
+#include <c10/core/ScalarType.h>
 #include <random>
 
 namespace skiptrain::filter {
@@ -63,20 +67,57 @@ std::vector<int64_t> top_k(const std::vector<double>& score, std::vector<int64_t
   return candidates;
 }
 
-// The indices 0..m-1 not in `sorted` (ascending).
-std::vector<int64_t> complement(const std::vector<int64_t>& sorted, int64_t m) {
-  std::vector<int64_t> out;
-  for (int64_t i = 0, k = 0; i < m; ++i) {
-    if (k < static_cast<int64_t>(sorted.size()) && sorted[k] == i) ++k;
-    else out.push_back(i);
-  }
-  return out;
-}
-
 std::vector<int64_t> all_indices(int64_t m) {
   std::vector<int64_t> v(m);
   std::iota(v.begin(), v.end(), 0);
   return v;
+}
+
+// The entries of `sorted` not in `subset` (both ascending).
+std::vector<int64_t> without(const std::vector<int64_t>& sorted, const std::vector<int64_t>& subset) {
+  std::vector<int64_t> out;
+  std::set_difference(sorted.begin(), sorted.end(), subset.begin(), subset.end(), std::back_inserter(out));
+  return out;
+}
+
+// The budget rule's groups, each ranked on its own (ascending indices): the whole batch, or the
+// batch's instances of each class, in class order.
+std::vector<std::vector<int64_t>> rank_groups(const torch::Tensor& classes, int64_t m, bool by_class) {
+  if (!by_class) return {all_indices(m)};
+  TORCH_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == m &&
+                  c10::isIntegralType(classes.scalar_type(), /*includeBool=*/false),
+              "FilterController::decide: --eif-rank-within class needs each instance's class, int64 [", m, "]");
+  const auto c = to_vector<int64_t>(classes, m, "classes");
+  std::map<int64_t, std::vector<int64_t>> members;
+  for (int64_t i = 0; i < m; ++i) members[c[i]].push_back(i);
+  std::vector<std::vector<int64_t>> groups;
+  for (auto& [cls, indices] : members) groups.push_back(std::move(indices));
+  return groups;
+}
+
+// `total` shared among groups in proportion to their `sizes` (largest remainder): each gets
+// floor(total * size / sum of sizes), and what is left goes one each to the largest remainders, ties
+// broken by a draw from `seed` (so that no class is favoured by its number). All zero when the sizes are.
+std::vector<int64_t> apportion(int64_t total, const std::vector<int64_t>& sizes, uint64_t seed) {
+  const int64_t sum = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+  std::vector<int64_t> share(sizes.size(), 0), remainder(sizes.size(), 0);
+  if (sum == 0) return share;
+  int64_t left = total;
+  for (size_t g = 0; g < sizes.size(); ++g) {
+    share[g] = total * sizes[g] / sum;
+    remainder[g] = total * sizes[g] % sum;
+    left -= share[g];
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> tie(sizes.size());
+  for (auto& t : tie) t = rng();
+  std::vector<size_t> order(sizes.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return remainder[a] > remainder[b] || (remainder[a] == remainder[b] && tie[a] < tie[b]);
+  });
+  for (int64_t j = 0; j < left; ++j) share[order[j]] += 1;
+  return share;
 }
 
 // `q` of `from` drawn uniformly without replacement, sorted: a partial Fisher-Yates shuffle driven
@@ -102,7 +143,7 @@ int64_t FilterController::budget(int64_t incoming) const {
   return std::min<int64_t>(ceil_share(options_.ratio, incoming), incoming);
 }
 
-Decision FilterController::decide(const torch::Tensor& filter_logits) const {
+Decision FilterController::decide(const torch::Tensor& filter_logits, const torch::Tensor& classes) const {
   TORCH_CHECK(filter_logits.defined() && filter_logits.dim() == 2 && filter_logits.size(1) == 2,
               "FilterController::decide: filter_logits must have shape [m, 2] (index 1 = High), got ",
               filter_logits.defined() ? filter_logits.sizes() : torch::IntArrayRef{});
@@ -137,25 +178,43 @@ Decision FilterController::decide(const torch::Tensor& filter_logits) const {
     keep = all_indices(m);
   } else if (budget_rule()) {
     const int64_t kept = budget(m);
-    const int64_t drawn = std::min(kept, ceil_share(options_.random_share, kept));
-    keep = top_k(margin, all_indices(m), kept - drawn);
-    if (drawn > 0) {
-      // Seeded by the batch count, apart from the queries' draw.
-      const auto ranked = keep;
-      const auto rest = complement(ranked, m);
-      const auto random = sample(rest, drawn, 0xd2a3e5eedULL + static_cast<uint64_t>(batches_));
+    const auto groups = rank_groups(classes, m, options_.rank_within == "class");
+    std::vector<int64_t> sizes;
+    for (const auto& group : groups) sizes.push_back(static_cast<int64_t>(group.size()));
+    const auto shares = apportion(kept, sizes, 0xc1a55eedULL + static_cast<uint64_t>(batches_));
+    // The batch's --eif-random-share of the kept, shared among the groups as the kept are.
+    const auto draws = apportion(std::min(kept, ceil_share(options_.random_share, kept)), shares,
+                                 0xd4a55eedULL + static_cast<uint64_t>(batches_));
+    // Each group keeps its share: the top by margin, and its draws uniformly among the group's rest,
+    // weighted by the inverse of their chance to be drawn (the ranked 1), all times kept / m (so mean 1
+    // but where a class keeps none of its instances).
+    const double scale = m == 0 ? 0.0 : static_cast<double>(kept) / m;
+    std::vector<int64_t> ranked;
+    std::vector<double> weight_of(m, scale);
+    bool any_drawn = false;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const int64_t drawn = draws[g];
+      const auto top = top_k(margin, groups[g], shares[g] - drawn);
+      ranked.insert(ranked.end(), top.begin(), top.end());
+      keep.insert(keep.end(), top.begin(), top.end());
+      if (drawn == 0) continue;
+      any_drawn = true;
+      const auto rest = without(groups[g], top);
+      // Seeded by the batch count (and the group), apart from the queries' draw.
+      const auto random =
+          sample(rest, drawn, 0xd2a3e5eedULL + static_cast<uint64_t>(batches_) + g * 0x9e3779b97f4a7c15ULL);
+      for (const int64_t i : random) weight_of[i] = static_cast<double>(rest.size()) / drawn * scale;
       keep.insert(keep.end(), random.begin(), random.end());
-      std::sort(keep.begin(), keep.end());
-      // Inverse inclusion probabilities (1 for the ranked, |rest| / drawn for the drawn), scaled to mean 1.
-      const double scale = static_cast<double>(kept) / m;
-      const double drawn_weight = static_cast<double>(rest.size()) / drawn * scale;
+    }
+    std::sort(keep.begin(), keep.end());
+    if (any_drawn) {
+      std::sort(ranked.begin(), ranked.end());
       std::vector<double> weight;
-      for (const int64_t i : keep)
-        weight.push_back(std::binary_search(ranked.begin(), ranked.end(), i) ? scale : drawn_weight);
+      for (const int64_t i : keep) weight.push_back(weight_of[i]);
       d.keep_weight = float_tensor(weight);
       d.ranked = index_tensor(ranked);
     }
-    const auto dropped = complement(keep, m);
+    const auto dropped = without(all_indices(m), keep);
     // Seeded by the batch count: the same draw after a resume, and no shared generator disturbed.
     query = sample(std::move(dropped), ceil_share(options_.min_query, m), 0x51f7e55eedULL + static_cast<uint64_t>(batches_));
   } else {

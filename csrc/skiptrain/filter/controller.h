@@ -19,15 +19,17 @@ namespace skiptrain::filter {
 // What to do with each instance of one incoming batch of m. All tensors are on the CPU.
 struct Decision {
   // int64 [k]: batch indices predicted High (all of them during warm-up): main forward + backward.
-  // Under --eif-control budget, the ceil(R_set * m) highest filter margins.
+  // Under --eif-control budget, the ceil(R_set * m) highest filter margins (of each class, in
+  // proportion to its instances, under --eif-rank-within class).
   torch::Tensor keep;
   // int64 [q]: dropped indices that get a main loss-only forward (no grad): the uncertain predicted-Low
   // (entropy > entropy_T, topped up to the min_query floor), or under budget a uniform sample. Sorted.
   torch::Tensor query;
   // float32 [m]: the filter's softmax probability of High.
   torch::Tensor prob_high;
-  // With --eif-random-share > 0 (else undefined): float32 [k], keep's loss weights, mean 1 (the
-  // ranked ones equal, the drawn ones scaled by the inverse of their chance to be drawn), and
+  // With --eif-random-share > 0 (else undefined): float32 [k], keep's loss weights: the inverse of
+  // each one's chance to be kept (1 for the ranked) times k / m, so mean 1 (under --eif-rank-within
+  // class, less where a class keeps none of its instances), and
   // int64 [r], the kept indices taken by rank: the filter's prediction of High.
   torch::Tensor keep_weight;
   torch::Tensor ranked;
@@ -89,8 +91,9 @@ class FilterController {
   explicit FilterController(FilterOptions options);
 
   // filter_logits [m, 2] (index 1 = High), any floating dtype and device -> what to do with each
-  // instance. Const: decisions change nothing until observe().
-  Decision decide(const torch::Tensor& filter_logits) const;
+  // instance. `classes` (int64 [m], any device) is required by --eif-rank-within class and ignored
+  // otherwise. Const: decisions change nothing until observe().
+  Decision decide(const torch::Tensor& filter_logits, const torch::Tensor& classes = {}) const;
 
   // Closes the loop for `decision`'s batch: kept_losses [|keep|] and query_losses [|query|] are the
   // main model's per-instance losses in decision order (any device). Labels the instances, updates

@@ -68,12 +68,14 @@ TORCH_LIBRARY_FRAGMENT(skiptrain, m) {
       .def("options", [](const Self& self) { return options_to_json(self->controller.options()).dump(); })
       // The filter's learning rate after `iteration` incoming batches (--eif-lr, milestones, factor).
       .def("lr_at", [](const Self& self, int64_t iteration) { return self->controller.options().lr_at(iteration); })
-      // logits [m, 2] -> (keep int64 [k], query int64 [q], prob_high float [m])
+      // logits [m, 2] (and the instances' classes [m] for rank_within "class", else None) ->
+      // (keep int64 [k], query int64 [q], prob_high float [m])
       .def("decide",
-           [](const Self& self, const torch::Tensor& logits) -> Triple {
-             Decision d = self->controller.decide(logits);
+           [](const Self& self, const torch::Tensor& logits, const c10::optional<torch::Tensor>& classes) -> Triple {
+             Decision d = self->controller.decide(logits, classes.value_or(torch::Tensor()));
              return {d.keep, d.query, d.prob_high};
-           })
+           },
+           "", {torch::arg("logits"), torch::arg("classes") = torch::arg::none()})
       // (keep, query, prob_high) of decide() + losses [k], [q] -> (labelled [k+q], labels, weights)
       .def("observe",
            [](const Self& self, const torch::Tensor& keep, const torch::Tensor& query, const torch::Tensor& prob_high,

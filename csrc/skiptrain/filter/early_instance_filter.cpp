@@ -34,22 +34,40 @@ EarlyInstanceFilter::EarlyInstanceFilter(nn::Network network, FilterOptions opti
   dist::broadcast_module(collective_, network_->parameters(), network_->buffers());
 }
 
-Decision EarlyInstanceFilter::decide(const torch::Tensor& images) {
+Decision EarlyInstanceFilter::decide(const torch::Tensor& images, const torch::Tensor& classes) {
   TORCH_CHECK(images.defined() && images.dim() >= 1, "EarlyInstanceFilter::decide: images must be [m, C, H, W]");
   const int64_t m = images.size(0);
   last_forward_ = m;
   total_forward_ += m;
-  if (m == 0) return controller_.decide(torch::empty({0, 2}, torch::kFloat32));
+  if (m == 0) return controller_.decide(torch::empty({0, 2}, torch::kFloat32), classes);
   c10::InferenceMode inference;
   network_->eval();
-  auto logits = network_->forward(images.detach());
-  TORCH_CHECK(logits.dim() == 2 && logits.size(0) == m && logits.size(1) == 2,
-              "EarlyInstanceFilter: the filter network must return logits [m, 2], got ", logits.sizes());
-  return controller_.decide(logits);
+  return controller_.decide(high_low_logits(images.detach(), classes, "EarlyInstanceFilter::decide"), classes);
+}
+
+torch::Tensor EarlyInstanceFilter::high_low_logits(const torch::Tensor& images, const torch::Tensor& classes,
+                                                   const char* where) {
+  auto logits = network_->forward(images);
+  const int64_t m = images.size(0);
+  TORCH_CHECK(logits.dim() == 2 && logits.size(0) == m && logits.size(1) >= 2 && logits.size(1) % 2 == 0, where,
+              ": the filter network must return logits [m, 2] or [m, 2K] (a High/Low pair per class), got ",
+              logits.sizes());
+  if (logits.size(1) == 2) return logits;
+  const int64_t k = logits.size(1) / 2;
+  TORCH_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == m &&
+                  c10::isIntegralType(classes.scalar_type(), /*includeBool=*/false),
+              where, ": a filter network with a High/Low pair per class (logits [m, ", 2 * k,
+              "]) needs each instance's class, int64 [m]");
+  auto c = classes.to(logits.device(), torch::kInt64);
+  const auto [low, high] = torch::aminmax(c);
+  TORCH_CHECK(low.item<int64_t>() >= 0 && high.item<int64_t>() < k, where, ": classes must lie in [0, ", k,
+              ") for a filter network of ", k, " High/Low pairs");
+  return logits.reshape({m, k, 2}).gather(1, c.view({m, 1, 1}).expand({m, 1, 2})).view({m, 2});
 }
 
 Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision& decision,
-                                    const torch::Tensor& kept_losses, const torch::Tensor& query_losses) {
+                                    const torch::Tensor& kept_losses, const torch::Tensor& query_losses,
+                                    const torch::Tensor& classes) {
   TORCH_CHECK(images.defined() && images.dim() >= 1 && images.size(0) == decision.incoming,
               "EarlyInstanceFilter::learn: images must be the batch given to decide() (", decision.incoming,
               " instances), got ", images.defined() ? images.size(0) : 0);
@@ -72,6 +90,7 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
     gathered_images_.push_back(images.detach().index_select(0, which.to(device)));
     gathered_labels_.push_back(labels.to(device));
     gathered_weights_.push_back(weights.to(device, images.scalar_type()));
+    if (classes.defined()) gathered_classes_.push_back(classes.to(device).index_select(0, which.to(device)));
     gathered_count_ += labelled;
     gathered_batches_ += 1;
   }
@@ -108,7 +127,10 @@ void EarlyInstanceFilter::train_on_gathered() {
   double loss = 0;
   if (gathered_count_ > 0) {  // in a data-parallel run, a rank may have gathered nothing yet
     network_->train();
-    auto logits = network_->forward(joined(gathered_images_));
+    TORCH_CHECK(gathered_classes_.empty() || gathered_classes_.size() == gathered_images_.size(),
+                "EarlyInstanceFilter::learn: give the instances' classes with every batch or with none");
+    const auto classes = gathered_classes_.empty() ? torch::Tensor() : joined(gathered_classes_);
+    auto logits = high_low_logits(joined(gathered_images_), classes, "EarlyInstanceFilter::learn");
     auto nll = torch::nn::functional::cross_entropy(
         logits, joined(gathered_labels_), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     auto weighted =
@@ -130,6 +152,7 @@ void EarlyInstanceFilter::train_on_gathered() {
   gathered_images_.clear();
   gathered_labels_.clear();
   gathered_weights_.clear();
+  gathered_classes_.clear();
   gathered_count_ = 0;
   gathered_batches_ = 0;
   gathered_by_all_ = 0;
@@ -147,6 +170,7 @@ TensorState EarlyInstanceFilter::state() const {
     s["gathered.images"] = torch::cat(gathered_images_);
     s["gathered.labels"] = torch::cat(gathered_labels_);
     s["gathered.weights"] = torch::cat(gathered_weights_);
+    if (!gathered_classes_.empty()) s["gathered.classes"] = torch::cat(gathered_classes_);
   }
   return s;
 }
@@ -166,6 +190,7 @@ void EarlyInstanceFilter::load_state(const TensorState& state, const std::string
   gathered_images_.clear();
   gathered_labels_.clear();
   gathered_weights_.clear();
+  gathered_classes_.clear();
   gathered_count_ = 0;
   gathered_by_all_ = 0;
   if (gathered_batches_ > 0) {
@@ -173,9 +198,12 @@ void EarlyInstanceFilter::load_state(const TensorState& state, const std::string
     gathered_images_.push_back(require_entry(state, "gathered.images", what).to(device));
     gathered_labels_.push_back(require_entry(state, "gathered.labels", what).to(device, torch::kInt64));
     gathered_weights_.push_back(require_entry(state, "gathered.weights", what).to(device));
+    if (state.count("gathered.classes"))
+      gathered_classes_.push_back(state.at("gathered.classes").to(device, torch::kInt64));
     gathered_count_ = gathered_images_[0].size(0);
     gathered_by_all_ = gathered_count_;
-    if (gathered_labels_[0].numel() != gathered_count_ || gathered_weights_[0].numel() != gathered_count_)
+    if (gathered_labels_[0].numel() != gathered_count_ || gathered_weights_[0].numel() != gathered_count_ ||
+        (!gathered_classes_.empty() && gathered_classes_[0].numel() != gathered_count_))
       throw InputError(what + ": filter entries 'gathered.*' disagree in length");
   }
 }

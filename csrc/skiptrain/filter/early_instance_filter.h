@@ -24,29 +24,35 @@ namespace skiptrain::filter {
 
 class EarlyInstanceFilter {
  public:
-  // Takes a fresh 2-class filter network (images [N, C, H, W] -> logits [N, 2], index 1 = High) on the
-  // device of the images it will see. Throws InputError (naming the --eif-* flag) on invalid options.
-  // In a data-parallel run (`collective` of several ranks, which must outlive the filter) each rank
-  // filters its own shard of every batch, and the ranks keep one filter between them: rank 0's
-  // weights to start with, the batch counts summed before T_l moves (one T_l, tracking R_set over
-  // the whole batch), the training step taken when the ranks have gathered train_batch instances
-  // together, with its gradients averaged over the ranks that gathered any.
+  // Takes a fresh filter network on the device of the images it will see: images [N, C, H, W] ->
+  // logits [N, 2] (index 1 = High), or [N, 2K], a High/Low pair per class (2k = Low, 2k + 1 = High of
+  // class k), of which each instance uses its own class's pair: a filter that sees the label as well as
+  // the image (--eif-sees-label), as the main model's loss does. Throws InputError (naming the --eif-*
+  // flag) on invalid options. In a data-parallel run (`collective` of several ranks, which must outlive the filter)
+  // each rank filters its own shard of every batch, and the ranks keep one filter between them: rank 0's weights to
+  // start with, the batch counts summed before T_l moves (one T_l, tracking R_set over the whole batch), the training
+  // step taken when the ranks have gathered train_batch instances together, with its gradients averaged over the ranks
+  // that gathered any.
   EarlyInstanceFilter(nn::Network network, FilterOptions options,
                       dist::Collective& collective = dist::single_process());
 
   // Filter forward on all m images [m, C, H, W] without grad and in eval mode (BatchNorm uses its
   // running statistics: an instance's decision does not depend on its batch-mates, and deciding
   // never changes the filter). Returns CPU index tensors; m = 0 gives an empty decision.
-  Decision decide(const torch::Tensor& images);
+  // `classes` (int64 [m], each in [0, K)) is required by a network of [N, 2K] logits and by
+  // --eif-rank-within class, ignored otherwise.
+  Decision decide(const torch::Tensor& images, const torch::Tensor& classes = {});
 
   // Labels the batch (controller observe: threshold update, metrics) and adds its labelled instances
   // to the filter's training set; once that holds options.train_batch instances (or at once when it
   // is 0 or 1), trains on it: forward with grad in train mode, class-weighted cross-entropy (each
   // batch's weights sum to 1; the loss is their mean over the gathered batches), backward, Sgd step
   // at the scheduled lr. Nothing gathered: no step.
-  // `images` is the same batch given to decide(); losses as in FilterController::observe.
+  // `images` is the batch given to decide(); losses as in FilterController::observe. `classes`, the
+  // batch's, is required by a network with a pair per class (kept with the gathered instances for its
+  // training step) and best left out otherwise.
   Feedback learn(const torch::Tensor& images, const Decision& decision, const torch::Tensor& kept_losses,
-                 const torch::Tensor& query_losses);
+                 const torch::Tensor& query_losses, const torch::Tensor& classes = {});
 
   // Instances through the filter's forward in the last decide(): charge FilterForward with this.
   int64_t last_forward_instances() const { return last_forward_; }
@@ -72,7 +78,8 @@ class EarlyInstanceFilter {
   const FilterOptions& options() const { return options_; }
 
   // "network.*", "optimizer.*", "controller.*", "counters" (int64 [4]) and the gathered, not yet
-  // trained instances "gathered.images", "gathered.labels", "gathered.weights", "gathered.batches".
+  // trained instances "gathered.images", "gathered.labels", "gathered.weights", "gathered.batches"
+  // (and "gathered.classes" when learn() is given classes).
   TensorState state() const;
   // Restores state() into a filter built with the same network architecture; InputError names `what`.
   void load_state(const TensorState& state, const std::string& what);
@@ -89,11 +96,15 @@ class EarlyInstanceFilter {
   int64_t total_trained_ = 0;
   double last_loss_ = 0;
   // Labelled instances waiting for the next training step (see learn()).
-  std::vector<torch::Tensor> gathered_images_, gathered_labels_, gathered_weights_;
+  // gathered_classes_ only when learn() is given classes (a network with a pair per class).
+  std::vector<torch::Tensor> gathered_images_, gathered_labels_, gathered_weights_, gathered_classes_;
   int64_t gathered_count_ = 0;
   int64_t gathered_batches_ = 0;
   int64_t gathered_by_all_ = 0;  // gathered_count_ summed over the ranks
 
+  // The network's [N, 2] High/Low logits of `images`, each instance's own class's pair when it has one
+  // per class. `where` names the caller in errors.
+  torch::Tensor high_low_logits(const torch::Tensor& images, const torch::Tensor& classes, const char* where);
   void train_on_gathered();
   // The options.train_share subset of `feedback`'s labelled instances for batch number `batch`:
   // (batch indices, labels, class weights renormalised to sum 1), all of them when the share is 1.

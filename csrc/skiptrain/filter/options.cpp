@@ -20,6 +20,11 @@ void FilterOptions::validate() const {
   if (control != "budget" && control != "kept" && control != "paper")
     throw InputError("--eif-control must be budget, kept or paper, got '" + control + "'");
   if (!(random_share >= 0 && random_share <= 1)) reject_flag("--eif-random-share", "in [0, 1]", random_share);
+  if (rank_within != "batch" && rank_within != "class")
+    throw InputError("--eif-rank-within must be batch or class, got '" + rank_within + "'");
+  if (rank_within == "class" && control != "budget")
+    throw InputError("--eif-rank-within class needs --eif-control budget (the other rules keep by threshold), got " +
+                     control);
   if (!(min_query >= 0 && min_query <= 1)) reject_flag("--eif-min-query", "in [0, 1]", min_query);
   if (!(a1 > 1 && std::isfinite(a1))) reject_flag("--eif-a1", "> 1", a1);
   if (!(a2 > 0 && a2 < 1)) reject_flag("--eif-a2", "in (0, 1)", a2);

@@ -36,8 +36,9 @@ bool same_kind(const nlohmann::json& value, const nlohmann::json& reference) {
 
 // The one list of the options' JSON keys (the field names): to_json and from_json.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FilterOptions, ratio, lr, momentum, weight_decay, lr_milestones, lr_factor,
-                                   entropy_threshold, min_query, random_share, control, a1, a2, window, init_threshold, threshold_min,
-                                   threshold_max, train_batch, train_share, warmup_batches)
+                                   entropy_threshold, min_query, random_share, rank_within, control, a1, a2, window,
+                                   init_threshold, threshold_min, threshold_max, train_batch, train_share,
+                                   warmup_batches)
 
 nlohmann::json options_to_json(const FilterOptions& o) { return o; }
 

@@ -77,6 +77,10 @@ struct TrainConfig {
   // dense: LeNet-5, R_set 0.25, accumulate, 18,700 iterations, seeds 0-2: saving 70.28% vs 67.04%,
   // accuracy 98.74% (lenet-filter, shrink: 98.78%; dense 98.92%). Not "auto": the paper's filter stays.
   std::string eif_model = "auto";
+  // --eif-sees-label: the filter network gives a High/Low pair per class and each instance is judged by
+  // its own class's pair, so that the filter sees the label as well as the image, as the main model's
+  // loss does (off: the paper's filter, which sees the image only).
+  bool eif_sees_label = false;
   // --emp-keep / --emp-gamma1 / --emp-gamma2 / --emp-sample: Error Map Pruning of the convs (methods emp,
   // eif+emp).
   nn::EmpSettings emp{0.5};

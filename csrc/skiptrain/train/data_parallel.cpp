@@ -20,6 +20,7 @@ void require_same_training(dist::Collective& collective, const TrainConfig& conf
   const PeerOptions& p = config.peers;
   training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window, p.infobatch_prune};
   training["eif_model"] = config.eif_model;
+  training["eif_sees_label"] = config.eif_sees_label;
   training["resume"] = config.resume;
   const auto mine = static_cast<int64_t>(std::hash<std::string>{}(training.dump()));
   auto rank_zeros = torch::tensor({mine}, torch::kInt64);

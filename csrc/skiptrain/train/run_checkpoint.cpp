@@ -67,6 +67,17 @@ void require_same_emp_rules(const TrainConfig& config, const Checkpoint& c, cons
   }
 }
 
+// A filter run resumes with the filter head it trained (checkpoints written before --eif-sees-label
+// have the image-only head).
+void require_same_filter_head(const TrainConfig& config, const Checkpoint& c, const std::string& path) {
+  if (!uses_eif(config.method)) return;
+  const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
+  const bool then = stored.is_object() && stored.value("eif_sees_label", false);
+  if (then != config.eif_sees_label)
+    throw InputError(path + ": its filter was trained " + (then ? "with" : "without") + " --eif-sees-label; resume " +
+                     (then ? "with" : "without") + " it");
+}
+
 }  // namespace
 
 void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
@@ -77,6 +88,7 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
                      ", but this run asks for --model " + config.model + " --dataset " + config.dataset + " --method " +
                      config.method);
   require_same_emp_rules(config, c, path);
+  require_same_filter_head(config, c, path);
   load_module_state(run.model, sub_state(c.tensors, "model"), path);
   run.optimizer.load_state(sub_state(c.tensors, "optimizer"), path);
   run.selector.load_state(sub_state(c.tensors, "selector"), path);

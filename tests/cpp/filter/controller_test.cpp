@@ -523,6 +523,84 @@ TEST(FilterControllerBudget, RandomShareDrawsTheRestWithInverseProbabilityWeight
   EXPECT_EQ(to_vector(p.keep).front(), 48);
 }
 
+// An empty batch under the budget rule, ranked by batch or by class, keeps and queries nothing.
+TEST(FilterControllerBudget, EmptyBatchKeepsNothingInEitherRanking) {
+  for (const char* within : {"batch", "class"}) {
+    auto options = budget_options();
+    options.rank_within = within;
+    options.random_share = 0.5;
+    const Decision d = FilterController(options).decide(torch::empty({0, 2}), torch::empty({0}, torch::kInt64));
+    EXPECT_EQ(d.keep.numel(), 0) << within;
+    EXPECT_EQ(d.query.numel(), 0) << within;
+  }
+}
+
+// --eif-rank-within class: each class keeps its share of the budget, its own top margins, even where
+// the batch's top margins are all of one class.
+TEST(FilterControllerBudget, RankWithinClassKeepsEachClassShare) {
+  auto options = budget_options(0.5);
+  options.min_query = 0.0;
+  options.rank_within = "class";
+  FilterController c(options);
+  // Class 1 (indices 4..9) holds the six highest margins; class 0 (0..3) the four lowest.
+  const std::vector<double> z{0.1, 0.4, 0.3, 0.2, 5, 9, 6, 8, 7, 4};
+  const auto classes = torch::tensor(std::vector<int64_t>{0, 0, 0, 0, 1, 1, 1, 1, 1, 1});
+  const Decision d = c.decide(logits_for(z), classes);
+  EXPECT_EQ(to_vector(d.keep), (std::vector<int64_t>{1, 2, 5, 7, 8}));  // 2 of class 0, 3 of class 1
+  EXPECT_FALSE(d.keep_weight.defined());
+  // By batch rank, the same margins keep class 1 alone.
+  FilterController by_batch(budget_options(0.5));
+  EXPECT_EQ(to_vector(by_batch.decide(logits_for(z), classes).keep), (std::vector<int64_t>{4, 5, 6, 7, 8}));
+  // Without the classes, the class rule refuses to guess.
+  try {
+    c.decide(logits_for(z));
+    FAIL() << "expected an error naming --eif-rank-within";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--eif-rank-within class"), std::string::npos);
+  }
+}
+
+// The budget is shared by largest remainder, ties drawn per batch: classes of 3, 3, 3 and 1 at R_set
+// 0.5 keep 5 of 10 as 1 or 2 each (the 1 or 0), and every class of 3 wins a tie in some batch. The
+// random share, ceil(0.5 * 5) = 3 of the 5 as in a batch-wide draw, is shared among the classes alike.
+TEST(FilterControllerBudget, RankWithinClassSharesTheBudgetByLargestRemainder) {
+  auto options = budget_options(0.5);
+  options.min_query = 0.0;
+  options.rank_within = "class";
+  options.random_share = 0.5;
+  FilterController c(options);
+  const auto classes = torch::tensor(std::vector<int64_t>{2, 0, 1, 2, 0, 1, 2, 0, 1, 3});
+  std::vector<int> won_tie(4, 0);
+  for (int b = 0; b < 40; ++b) {
+    std::vector<double> z(10);
+    for (int i = 0; i < 10; ++i) z[i] = static_cast<double>((i * 7 + b) % 10);
+    const Decision d = c.decide(logits_for(z), classes);
+    const auto keep = to_vector(d.keep);
+    ASSERT_EQ(keep.size(), 5u);
+    std::vector<int> per_class(4, 0);
+    for (int64_t i : keep) ++per_class[classes[i].item<int64_t>()];
+    for (int k = 0; k < 3; ++k) {
+      ASSERT_GE(per_class[k], 1);
+      ASSERT_LE(per_class[k], 2);
+      won_tie[k] += per_class[k] == 2;
+    }
+    // The kept weights are inverse inclusion probabilities within each class, times kept / m = 0.5: a
+    // class that draws weighs half its size in all, one that keeps by rank alone half its kept.
+    ASSERT_TRUE(d.keep_weight.defined());
+    const auto ranked = to_vector(d.ranked);
+    ASSERT_EQ(ranked.size(), 2u);
+    std::vector<bool> drew(4, false);
+    for (int64_t i : keep)
+      if (!std::binary_search(ranked.begin(), ranked.end(), i)) drew[classes[i].item<int64_t>()] = true;
+    double expected = 0;
+    for (int k = 0; k < 4; ++k) expected += 0.5 * (drew[k] ? (k == 3 ? 1 : 3) : per_class[k]);
+    EXPECT_NEAR(d.keep_weight.sum().item<double>(), expected, 1e-5);
+    auto losses = torch::rand({10}, torch::kFloat64);
+    c.observe(d, losses.index_select(0, d.keep), losses.index_select(0, d.query));
+  }
+  for (int k = 0; k < 3; ++k) EXPECT_GT(won_tie[k], 5) << "class " << k;
+}
+
 // T_l settles on the stream's (1 - R_set) loss quantile from kept and sampled losses, with a filter
 // that ranks perfectly (the kept are all above the quantile: their losses alone would push T_l up
 // without bound) and with one that ranks at random.

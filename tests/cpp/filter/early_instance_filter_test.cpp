@@ -1,7 +1,8 @@
 // EarlyInstanceFilter with a tiny BatchNorm network defined here (the zoo is not
-// needed): it learns a loss rule from self-supervised labels, handles batches with
-// 0 and 1 labelled instances, reports the ledger's counts, resumes exactly from its
-// state, and is deterministic with one thread.
+// needed): it learns a loss rule from self-supervised labels (with a High/Low pair per
+// class, one that depends on the label), handles batches with 0 and 1 labelled
+// instances, reports the ledger's counts, resumes exactly from its state, and is
+// deterministic with one thread.
 #include "skiptrain/filter/early_instance_filter.h"
 #include "skiptrain/skiptrain.h"
 #include "support/test_support.h"
@@ -22,12 +23,13 @@ using skiptrain::filter::Feedback;
 using skiptrain::filter::FilterMetrics;
 using skiptrain::filter::FilterOptions;
 
-// conv 3x3 (1->4) + BatchNorm + ReLU + global mean + linear (4->2): images [N, 1, 6, 6] -> [N, 2].
+// conv 3x3 (1->4) + BatchNorm + ReLU + global mean + linear (4->outputs): images [N, 1, 6, 6] ->
+// [N, outputs] (2, or a High/Low pair per class).
 struct TinyFilterImpl : skiptrain::nn::NetworkImpl {
-  explicit TinyFilterImpl(bool with_bn = true) {
+  TinyFilterImpl(bool with_bn, int64_t outputs) {
     conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)));
     if (with_bn) bn = register_module("bn", torch::nn::BatchNorm2d(4));
-    fc = register_module("fc", torch::nn::Linear(4, 2));
+    fc = register_module("fc", torch::nn::Linear(4, outputs));
   }
   torch::Tensor forward(torch::Tensor x) override {
     x = conv->forward(x);
@@ -39,22 +41,34 @@ struct TinyFilterImpl : skiptrain::nn::NetworkImpl {
   torch::nn::Linear fc{nullptr};
 };
 
-skiptrain::nn::Network tiny_filter(uint64_t seed, bool with_bn = true) {
+skiptrain::nn::Network tiny_filter(uint64_t seed, bool with_bn = true, int64_t outputs = 2) {
   torch::manual_seed(seed);
-  return std::make_shared<TinyFilterImpl>(with_bn);
+  return std::make_shared<TinyFilterImpl>(with_bn, outputs);
 }
 
 // One synthetic batch: brightness b ~ U(-1, 1) per instance, images b + noise, and the main model's
 // loss exp(2b): the filter can learn "bright = High" from its own labels.
 struct Batch {
-  torch::Tensor images;  // [m, 1, 6, 6]
-  torch::Tensor losses;  // [m]
+  torch::Tensor images;   // [m, 1, 6, 6]
+  torch::Tensor losses;   // [m]
+  torch::Tensor classes;  // int64 [m], or undefined: the filter is not given them
 };
 Batch synthetic_batch(int64_t index, int64_t m = 32) {
   auto g = torch::make_generator<torch::CPUGeneratorImpl>(7000 + index);
   auto b = torch::rand({m}, g) * 2 - 1;
   auto images = b.view({m, 1, 1, 1}) + 0.1 * torch::randn({m, 1, 6, 6}, g);
   return {images, torch::exp(2 * b)};
+}
+
+// A batch whose loss depends on the label as much as on the image: class 0 costs exp(2b), class 1
+// exp(-2b). An image-only filter sees High and Low equally likely at every b: it can rank by |b| at
+// best, which puts half of its kept in the top quarter (a random pick: a quarter).
+Batch labelled_batch(int64_t index, int64_t m = 32) {
+  auto g = torch::make_generator<torch::CPUGeneratorImpl>(9000 + index);
+  auto b = torch::rand({m}, g) * 2 - 1;
+  auto classes = (torch::rand({m}, g) < 0.5).to(torch::kInt64);
+  auto images = b.view({m, 1, 1, 1}) + 0.1 * torch::randn({m, 1, 6, 6}, g);
+  return {images, torch::exp(torch::where(classes == 0, 2 * b, -2 * b)), classes};
 }
 
 // Options with a filter step after every batch (train_batch 0), the paper's rhythm the tests below count.
@@ -65,9 +79,10 @@ FilterOptions per_batch() {
 }
 
 Feedback step(EarlyInstanceFilter& eif, const Batch& batch, Decision* out = nullptr) {
-  Decision d = eif.decide(batch.images);
+  Decision d = eif.decide(batch.images, batch.classes);
   if (out) *out = d;
-  return eif.learn(batch.images, d, batch.losses.index_select(0, d.keep), batch.losses.index_select(0, d.query));
+  return eif.learn(batch.images, d, batch.losses.index_select(0, d.keep), batch.losses.index_select(0, d.query),
+                   batch.classes);
 }
 
 torch::Tensor flat_parameters(const EarlyInstanceFilter& eif) {
@@ -94,6 +109,14 @@ double probe_balanced_accuracy(EarlyInstanceFilter& eif, double threshold) {
   const double tpr = (truth & predicted).sum().item<double>() / truth.sum().item<double>();
   const double tnr = (~truth & ~predicted).sum().item<double>() / (~truth).sum().item<double>();
   return (tpr + tnr) / 2;
+}
+
+// The share of the instances the filter keeps on `probe` that are in its true top quarter by loss
+// (a random pick: 0.25).
+double kept_top_quarter_share(EarlyInstanceFilter& eif, const Batch& probe) {
+  Decision d = eif.decide(probe.images, probe.classes);
+  const double top_quarter = std::get<0>(probe.losses.kthvalue(probe.losses.numel() * 3 / 4 + 1)).item<double>();
+  return (probe.losses.index_select(0, d.keep) >= top_quarter).to(torch::kDouble).mean().item<double>();
 }
 
 TEST(EarlyInstanceFilter, LearnsALossRuleAndKeepsAboutRatio) {
@@ -154,10 +177,46 @@ TEST(EarlyInstanceFilter, BudgetControlKeepsRatioAndLearnsToRank) {
   EXPECT_LT(after.threshold, 4.0);
   // On a fresh probe batch the kept quarter is mostly the true top quarter (a random pick: 0.25).
   auto probe = synthetic_batch(99999, 512);
-  Decision d = eif.decide(probe.images);
-  ASSERT_EQ(d.keep.numel(), 128);
-  const double top_quarter = std::get<0>(probe.losses.kthvalue(385)).item<double>();
-  EXPECT_GT((probe.losses.index_select(0, d.keep) >= top_quarter).to(torch::kDouble).mean().item<double>(), 0.8);
+  ASSERT_EQ(eif.decide(probe.images).keep.numel(), 128);
+  EXPECT_GT(kept_top_quarter_share(eif, probe), 0.8);
+}
+
+// Where the loss depends on the label, a filter with a High/Low pair per class (it sees the label)
+// learns to rank from its self-supervised labels; the same filter with one pair (the image only)
+// cannot, on the same stream.
+TEST(EarlyInstanceFilter, APairPerClassLearnsALabelDependentRule) {
+  FilterOptions o = per_batch();
+  o.ratio = 0.25;
+  EarlyInstanceFilter sees(tiny_filter(1, true, 4), o), blind(tiny_filter(1), o);
+  for (int64_t b = 0; b < 600; ++b) {
+    step(sees, labelled_batch(b));
+    step(blind, labelled_batch(b));
+  }
+  const auto probe = labelled_batch(99999, 512);
+  const double with_label = kept_top_quarter_share(sees, probe);
+  const double image_only = kept_top_quarter_share(blind, probe);
+  EXPECT_GT(with_label, 0.75);
+  EXPECT_GT(with_label - image_only, 0.2);
+  EXPECT_LT(sees.metrics().wrong_rate_window, blind.metrics().wrong_rate_window);
+}
+
+// Each instance is judged by its own class's pair of logits (2k = Low, 2k + 1 = High); a network with
+// a pair per class needs the classes, in range.
+TEST(EarlyInstanceFilter, APairPerClassJudgesEachInstanceByItsOwnClass) {
+  EarlyInstanceFilter eif(tiny_filter(3, true, 6), per_batch());
+  const auto batch = labelled_batch(0, 16);
+  const auto classes = torch::arange(16, torch::kInt64) % 3;
+  const Decision d = eif.decide(batch.images, classes);
+  eif.network()->eval();
+  const auto pairs = eif.network()->forward(batch.images).detach().view({16, 3, 2});
+  for (int64_t i = 0; i < 16; ++i) {
+    const auto own = torch::softmax(pairs[i][classes[i].item<int64_t>()], 0);
+    EXPECT_NEAR(d.prob_high[i].item<double>(), own[1].item<double>(), 1e-6) << "instance " << i;
+  }
+  EXPECT_THROW(eif.decide(batch.images), c10::Error);
+  EXPECT_THROW(eif.decide(batch.images, classes + 1), c10::Error);  // class 3 of 3 pairs
+  EXPECT_THROW(eif.decide(batch.images, classes.narrow(0, 0, 8)), c10::Error);
+  EXPECT_THROW(eif.decide(batch.images, -classes - 1), c10::Error);
 }
 
 TEST(EarlyInstanceFilter, ReportsInstanceCountsForTheLedger) {
@@ -307,6 +366,29 @@ TEST(EarlyInstanceFilter, StateRoundTripResumesExactly) {
   saved.erase("network.fc.bias");
   EarlyInstanceFilter c(tiny_filter(9), o);
   EXPECT_THROW(c.load_state(saved, "ckpt"), skiptrain::InputError);
+}
+
+// A filter with a pair per class resumes mid-gathering with its gathered instances' classes.
+TEST(EarlyInstanceFilter, APairPerClassResumesWithItsGatheredClasses) {
+  FilterOptions o;
+  o.train_batch = 48;
+  o.warmup_batches = 5;
+  EarlyInstanceFilter a(tiny_filter(7, true, 4), o);
+  for (int64_t b = 0; b < 25; ++b) step(a, labelled_batch(b));
+  skiptrain::TensorState saved;
+  for (const auto& [k, v] : a.state()) saved[k] = v.clone();
+  ASSERT_EQ(saved.count("gathered.classes"), 1u);
+  EarlyInstanceFilter b(tiny_filter(8, true, 4), o);
+  b.load_state(saved, "test");
+  for (int64_t i = 25; i < 45; ++i) {
+    Decision da, db;
+    step(a, labelled_batch(i), &da);
+    step(b, labelled_batch(i), &db);
+    ASSERT_TRUE(torch::equal(da.keep, db.keep)) << "batch " << i;
+  }
+  EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+  saved["gathered.classes"] = saved["gathered.classes"].narrow(0, 0, 1);
+  EXPECT_THROW(b.load_state(saved, "ckpt"), skiptrain::InputError);
 }
 
 TEST(EarlyInstanceFilter, DeterministicWithOneThread) {

@@ -51,7 +51,10 @@ TEST(FilterOptions, EachBadValueNamesItsFlag) {
       {"--eif-momentum", [](FilterOptions& o) { o.momentum = 1; }},
       {"--eif-weight-decay", [](FilterOptions& o) { o.weight_decay = -1; }},
       {"--eif-lr-factor", [](FilterOptions& o) { o.lr_factor = 0; }},
-      {"--eif-lr-milestones", [](FilterOptions& o) { o.lr_milestones = {5, 5}; }},
+      {"--eif-lr-milestones",
+       [](FilterOptions& o) {
+         o.lr_milestones = {5, 5};
+       }},
       {"--eif-lr-milestones", [](FilterOptions& o) { o.lr_milestones = {-1}; }},
       {"--eif-entropy", [](FilterOptions& o) { o.entropy_threshold = -0.1; }},
       {"--eif-entropy", [](FilterOptions& o) { o.entropy_threshold = 0.7; }},
@@ -66,6 +69,12 @@ TEST(FilterOptions, EachBadValueNamesItsFlag) {
       {"--eif-threshold-max", [](FilterOptions& o) { o.threshold_max = 0.5; }},
       {"--eif-warmup", [](FilterOptions& o) { o.warmup_batches = -1; }},
       {"--eif-control", [](FilterOptions& o) { o.control = "ranked"; }},
+      {"--eif-rank-within", [](FilterOptions& o) { o.rank_within = "label"; }},
+      {"--eif-rank-within",
+       [](FilterOptions& o) {
+         o.rank_within = "class";
+         o.control = "paper";
+       }},
       {"--eif-min-query", [](FilterOptions& o) { o.min_query = 1.5; }},
       {"--eif-train-share", [](FilterOptions& o) { o.train_share = 0; }},
       {"--eif-train-share", [](FilterOptions& o) { o.train_share = NAN; }},

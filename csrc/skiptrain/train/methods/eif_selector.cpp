@@ -17,17 +17,22 @@ std::string EifSelector::filter_model_name(const TrainConfig& config, const nn::
 }
 
 EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec, dist::Collective& collective) {
-  const nn::ModelSpec filter_spec{spec.in_channels, spec.image_size, 2};
+  // A High/Low pair, or one per class when the filter sees the label.
+  const nn::ModelSpec filter_spec{spec.in_channels, spec.image_size, config.eif_sees_label ? 2 * spec.num_classes : 2};
   auto network = nn::make_model(filter_model_name(config, spec), filter_spec);
   nn::set_quant(*network, config.quant);  // the filter trains at the main model's widths
   filter_table_ = cost::count(*network, [&](const torch::Tensor& x) { return network->forward(x); },
                               {1, spec.in_channels, spec.image_size, spec.image_size});
   network->to(resolve_device(config.device));  // before the filter's optimizer takes its parameters
   filter_ = std::make_unique<filter::EarlyInstanceFilter>(network, config.eif, collective);
+  sees_label_ = config.eif_sees_label;
+  ranks_within_class_ = config.eif.rank_within == "class";
 }
 
 Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
-  pending_.push_back(filter_->decide(batch.images));
+  // The labels when the filter's head or ranking uses them.
+  pending_.push_back(
+      filter_->decide(batch.images, sees_label_ || ranks_within_class_ ? batch.labels : torch::Tensor()));
   ledger.add_forward(cost::Phase::FilterForward, filter_table_, filter_->last_forward_instances());
   Plan plan{pending_.back().keep, pending_.back().query};
   // A copy made outside the filter's inference mode, so that the main model's loss can use it in autograd.
@@ -38,7 +43,8 @@ Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
 void EifSelector::observe(const data::Batch& batch, const Plan&, const torch::Tensor& train_losses,
                           const torch::Tensor& loss_only_losses, cost::Ledger& ledger) {
   TORCH_CHECK(!pending_.empty(), "EifSelector::observe without a matching plan");
-  filter_->learn(batch.images, pending_.front(), train_losses, loss_only_losses);
+  filter_->learn(batch.images, pending_.front(), train_losses, loss_only_losses,
+                 sees_label_ ? batch.labels : torch::Tensor());
   pending_.pop_front();
   charge_training(ledger);
 }

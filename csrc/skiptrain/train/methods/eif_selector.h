@@ -37,6 +37,9 @@ class EifSelector : public Selector {
   cost::CostTable filter_table_;
   // Decisions whose losses have not come back yet, oldest first (observe follows plan order).
   std::deque<filter::Decision> pending_;
+  // --eif-sees-label (the filter's head takes the labels) and --eif-rank-within class (its decision does).
+  bool sees_label_ = false;
+  bool ranks_within_class_ = false;
 };
 
 }  // namespace skiptrain::train
