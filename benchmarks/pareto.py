@@ -75,6 +75,20 @@ CIFAR_METHODS = {
     # rank or drawn uniformly: does the ranking pay late in a long schedule, at equal MACs?
     **{f"eif+emp v2 rs{r} stage1": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
                                     "--eif-random-share", r] for r in ("0", "1")},
+    # The same two by rank with a filter that sees the label (a High/Low pair per class): does a
+    # filter that can tell a hard cat from an easy one rank better, and does better ranking pay?
+    "eif v2 rs0 sees-label": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0",
+                              "--eif-sees-label"],
+    "eif+emp v2 rs0 stage1 sees-label": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
+                                         "--eif-random-share", "0", "--eif-sees-label"],
+    # Ranked within each class (the kept half keeps the batch's class mix): is class skew what the
+    # ranking costs?
+    "eif v2 rs0 by-class": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0",
+                            "--eif-rank-within", "class"],
+    "eif v2 rs0 sees-label by-class": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", "0",
+                                       "--eif-sees-label", "--eif-rank-within", "class"],
+    "eif+emp v2 rs0 stage1 by-class": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
+                                       "--eif-random-share", "0", "--eif-rank-within", "class"],
     # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
     # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).
     "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],
@@ -152,6 +166,15 @@ def run_flags(args, method, budget, seed):
             *args.method_flags[method], *args.extra]
 
 
+# RUNS.jsonl entries name the machine they ran on; those written before they did all ran on the 2-core
+# AMD EPYC development machine. Wall-clock is compared only between runs of one machine.
+EARLIER_MACHINE = "AMD EPYC"
+
+
+def machine_of(run):
+    return run.get("machine", EARLIER_MACHINE)
+
+
 def load_runs(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
@@ -172,7 +195,8 @@ def run_all(args, out):
                 summary = run_trainer(args.trainer, [*flags, "--metrics", metrics],
                                       log_path=metrics.with_suffix(".log"))
                 record = {"method": method, "budget": budget, "seed": seed, "flags": flags, "summary": summary,
-                          "metrics": read_metrics(metrics), "process_s": time.time() - start}
+                          "metrics": read_metrics(metrics), "process_s": time.time() - start,
+                          "machine": cpu_model()}
                 with runs_path.open("a") as f:
                     f.write(json.dumps(record) + "\n")
                 print(f"{method:8s} budget {budget:g} seed {seed}: acc {summary['test_acc']:.4f} "
@@ -218,9 +242,9 @@ def accuracy_at(points, cost, max_budget_ratio=2.0):
     return None
 
 
-def equal_cost_table(cell, methods, budgets):
+def equal_cost_table(cell, methods, budgets, home):
     """Issue 18's first target, method by method: accuracy against dense's front at the same train_s
-    and against smb's at the same counted MACs."""
+    (for runs on dense's machine, `home`) and against smb's at the same counted MACs."""
     dense = front(cell, "sgd", budgets, "train_s") if "sgd" in methods else []
     smb = front(cell, "smb", budgets, "spent_macs") if "smb" in methods else []
     lines = ["", "## Against dense at equal wall-clock, and smb at equal counted MACs",
@@ -228,7 +252,8 @@ def equal_cost_table(cell, methods, budgets):
              "train_s and smb's at the same spent MACs, read off linearly in log cost between the two budgets "
              "that bracket it; - where none do, or they are more than 2x apart (dense's and smb's seeds are "
              "the sgd and smb rows' above). train_s come from sequential runs, which drift by several "
-             "percent: margins within that are ties.", "",
+             "percent: margins within that are ties. Runs on another machine than dense's (marked *) get no "
+             "wall-clock comparison.", "",
              "| method | budget (epochs) | seeds | test acc | train_s | dense at that train_s | vs dense "
              "| smb at those MACs | vs smb |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
@@ -244,9 +269,10 @@ def equal_cost_table(cell, methods, budgets):
                 continue
             s = [r["summary"] for r in cell[m, b]]
             acc, train_s = mean(x["test_acc"] for x in s), mean(x["train_s"] for x in s)
-            row = [*versus(dense, train_s, acc),
+            row = [*(("-", "-") if elsewhere(cell[m, b], home) else versus(dense, train_s, acc)),
                    *(("-", "-") if m == "smb" else versus(smb, mean(x["spent_macs"] for x in s), acc))]
-            lines.append(f"| {m} | {b:g} | {len(s)} | {acc * 100:.2f}% | {seconds(train_s)} | " + " | ".join(row) + " |")
+            lines.append(f"| {m} | {b:g} | {len(s)} | {acc * 100:.2f}% | {seconds(train_s)}{mark(cell[m, b], home)} | "
+                         + " | ".join(row) + " |")
     return lines
 
 
@@ -256,6 +282,16 @@ def reproduce_command(args, runs, methods, budgets):
              *[f"{b:g}" for b in budgets], "--seeds", *map(str, sorted({r["seed"] for r in runs})),
              "--methods", *methods, "--threads", str(runs[0]["summary"]["threads"])]
     return shlex.join(words)
+
+
+def elsewhere(runs, home):
+    """Whether any of `runs` ran on another machine than `home` (dense's)."""
+    return any(machine_of(r) != home for r in runs)
+
+
+def mark(runs, home):
+    """The mark after the train_s of runs on another machine than dense's."""
+    return " *" if elsewhere(runs, home) else ""
 
 
 def ratio_to_dense(train_s, dense_train_s):
@@ -278,8 +314,13 @@ def report(args, out):
             if rs:
                 cell[m, b] = rs
     dense = {b: mean(r["summary"]["train_s"] for r in cell.get(("sgd", b), [])) for b in budgets}
+    dense_machines = {machine_of(r) for r in runs if r["method"] == "sgd"} or {machine_of(runs[0])}
+    home = sorted(dense_machines)[0]
+    others = sorted({machine_of(r) for r in runs} - {home})
     lines = [f"# Accuracy against cost: {args.model} on {args.dataset}", "",
-             f"Machine: {cpu_model()}, {runs[0]['summary']['threads']} threads, CPU. Each budget (epochs of the "
+             f"Machine: {home}" + (f" (* marks runs on {', '.join(others)}: their train_s is not comparable with "
+                                   "dense's)" if others else "") +
+             f", {runs[0]['summary']['threads']} threads, CPU. Each budget (epochs of the "
              "incoming stream) has its own step schedule (lr x0.1 at 50% and 75% of its iterations); runs one at "
              "a time. The train_s ratio divides such sequential runs, whose times drift with the machine: the "
              "wall-clock ratios to quote come from interleaved rounds (benchmarks/compare_methods.py, "
@@ -293,8 +334,8 @@ def report(args, out):
         accs = [x["test_acc"] for x in s]
         sd = f" +- {statistics.stdev(accs) * 100:.2f}" if len(accs) > 1 else ""
         train_s = mean(x["train_s"] for x in s)
-        lines.append(f"| {m} | {b:g} | {len(rs)} | {mean(accs) * 100:.2f}%{sd} | {seconds(train_s)} | "
-                     f"{ratio_to_dense(train_s, dense.get(b))} | "
+        lines.append(f"| {m} | {b:g} | {len(rs)} | {mean(accs) * 100:.2f}%{sd} | {seconds(train_s)}{mark(rs, home)} | "
+                     f"{'-' if elsewhere(rs, home) else ratio_to_dense(train_s, dense.get(b))} | "
                      f"{mean(x['saving'] for x in s) * 100:.1f}% | "
                      f"{mean(x['instances_trained'] / max(1, x['instances_seen']) for x in s):.3f} |")
     lines += ["", "## Time and MACs to first reach a target test accuracy",
@@ -308,17 +349,17 @@ def report(args, out):
             for b in budgets:
                 hits = [first_reaching(r, t) for r in cell.get((m, b), [])]
                 if hits and all(hits):
-                    point = (mean(h[0] for h in hits), mean(h[1] for h in hits))
+                    point = (mean(h[0] for h in hits), mean(h[1] for h in hits), mark(cell[m, b], home))
                     best = point if best is None or point[0] < best[0] else best
-            row.append("-" if best is None else f"{seconds(best[0])}, {best[1]:.3g}")
+            row.append("-" if best is None else f"{seconds(best[0])}{best[2]}, {best[1]:.3g}")
         lines.append(f"| {m} | " + " | ".join(row) + " |")
-    lines += equal_cost_table(cell, methods, budgets)
+    lines += equal_cost_table(cell, methods, budgets, home)
     (out / "README.md").write_text("\n".join(lines) + "\n")
-    plot(cell, methods, budgets, out)
+    plot(cell, methods, budgets, out, home)
     print("\n".join(lines))
 
 
-def plot(cell, methods, budgets, out):
+def plot(cell, methods, budgets, out, home):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -331,9 +372,11 @@ def plot(cell, methods, budgets, out):
                   for b in budgets if (m, b) in cell]
         points = [(t, macs, acc * 100) for t, macs, acc in points]
         style = dict(color=colours[(2 * i) % 20 + (i // 10) % 2], marker="os^D"[(i // 10) % 4], label=m)
-        axes[0].plot([p[0] for p in points], [p[2] for p in points], "-", **style)
+        # Wall-clock from dense's machine only.
+        timed = [p for p, b in zip(points, [b for b in budgets if (m, b) in cell]) if not elsewhere(cell[m, b], home)]
+        axes[0].plot([p[0] for p in timed], [p[2] for p in timed], "-", **style)
         axes[1].plot([p[1] for p in points], [p[2] for p in points], "-", **style)
-    axes[0].set_xlabel("training wall-clock (s)")
+    axes[0].set_xlabel(f"training wall-clock (s), {home}")
     axes[1].set_xlabel("counted MACs")
     for ax in axes:
         ax.set_xscale("log")
