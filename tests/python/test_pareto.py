@@ -1,7 +1,8 @@
 """benchmarks/pareto.py on the tiny dataset: every (method, budget) run lands in RUNS.jsonl with a
 schedule scaled to its budget, the table and plot are written, an interrupted preset resumes
-without rerunning what finished, and --report-only redraws the same table; the equal-cost
-comparison reads a front only between budgets that bracket the cost closely."""
+without rerunning what finished, --report-only redraws the same table, and a run on another machine
+than dense's gets no wall-clock comparison; the equal-cost comparison reads a front only between
+budgets that bracket the cost closely."""
 import json
 import math
 import sys
@@ -41,6 +42,19 @@ def test_budgets_runs_table_resume_and_report(trainer, tiny_mnist, tmp_path):
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     pareto(*common, "--report-only")
     assert (tmp_path / "README.md").read_text() == table
+    # Each run names its machine; a run on another machine than dense's gets no wall-clock ratio.
+    assert all(r["machine"] for r in runs)
+    runs[0 if runs[0]["method"] == "eif+emp" else 1]["machine"] = "Another CPU"
+    (tmp_path / "RUNS.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    pareto(*common, "--report-only")
+    report = (tmp_path / "README.md").read_text()
+    assert "Another CPU" in report
+    rows = [line for line in report.splitlines() if line.startswith("| ")]
+    moved = [line for line in rows if line.startswith("| eif+emp | 0.005 |")]
+    assert len(moved) == 2  # the table and the comparison with dense
+    assert moved[0].split(" | ")[4:6] == ["0.0 s *", "-"]  # train_s marked, no ratio to dense
+    assert moved[1].split(" | ")[4:7] == ["0.0 s *", "-", "-"]  # nor a comparison at equal time
+    assert not any(" *" in line for line in rows if line not in moved)
 
 
 def test_accuracy_at_interpolates_in_log_cost_only_between_close_budgets():
