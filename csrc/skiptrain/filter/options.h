@@ -64,12 +64,12 @@ struct FilterOptions {
   // --eif-rank-within: under --eif-control budget, what the ceil(R_set * m) kept instances are ranked
   // within. "batch" (the paper's): the top of the whole batch. "class": the top R_set of each class's
   // instances in the batch (the kept count, and --eif-random-share's draws among it, shared among the
-  // classes by largest remainder), so that
-  // the kept instances keep the batch's class mix. By batch rank, a filter that ranks by loss keeps the
-  // classes the main model finds hard and starves the rest: on ResNet-20 / CIFAR-10 (R_set 0.5, 1-2
-  // epochs), a filter that sees the label (--eif-sees-label) ended at 16.7-23.5% test accuracy by
-  // batch rank and 40.5-54.2% by class rank, and the image-only filter gained 1.7-4.5 points by class
-  // rank, which brought it level with a uniform draw of the same size on average (30 epochs: no gain;
+  // classes by largest remainder), so that the kept instances keep the batch's class mix. By batch
+  // rank, a filter that ranks by loss can keep the classes the main model finds hard and starve the
+  // rest: on ResNet-20 / CIFAR-10 (R_set 0.5, 1-2 epochs), a filter that sees the label
+  // (--eif-sees-label) ended at 16.7-23.5% test accuracy by batch rank and 41.0-54.2% by class rank,
+  // and the image-only filter gained 1.7-4.5 points by class rank, which brought it level with a
+  // uniform draw of the same size on average (30 epochs: no gain;
   // benchmarks/results/filter_class_balance/). "class" needs each instance's class.
   std::string rank_within = "batch";
 
