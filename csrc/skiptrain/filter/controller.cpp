@@ -6,6 +6,7 @@
 
 #include "skiptrain/errors.h"
 
+#include <c10/core/ScalarType.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -14,8 +15,6 @@
 #include <limits>
 #include <map>
 #include <numeric>
-
-#include <c10/core/ScalarType.h>
 #include <random>
 
 namespace skiptrain::filter {
