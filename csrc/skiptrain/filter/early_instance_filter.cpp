@@ -59,8 +59,8 @@ torch::Tensor EarlyInstanceFilter::high_low_logits(const torch::Tensor& images, 
               where, ": a filter network with a High/Low pair per class (logits [m, ", 2 * k,
               "]) needs each instance's class, int64 [m]");
   auto c = classes.to(logits.device(), torch::kInt64);
-  const auto [low, high] = torch::aminmax(c);
-  TORCH_CHECK(low.item<int64_t>() >= 0 && high.item<int64_t>() < k, where, ": classes must lie in [0, ", k,
+  // One host sync for the range check.
+  TORCH_CHECK(!((c < 0) | (c >= k)).any().item<bool>(), where, ": classes must lie in [0, ", k,
               ") for a filter network of ", k, " High/Low pairs");
   return logits.reshape({m, k, 2}).gather(1, c.view({m, 1, 1}).expand({m, 1, 2})).view({m, 2});
 }

@@ -50,10 +50,10 @@ std::string rules_flag(const std::vector<std::string>& rules) {
 // A pruning run resumes pruning the convs it pruned. Checkpoints store the rules as resolved for the
 // model; those written before --emp-layer-keep auto existed lack them, and their runs pruned every conv
 // but the first unless given rules, so "auto" resolving to rules of its own is refused for them.
-void require_same_emp_rules(const TrainConfig& config, const Checkpoint& c, const std::string& path) {
+// `stored` is the checkpoint's config (discarded when unreadable).
+void require_same_emp_rules(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
   if (!uses_emp(config.method)) return;
   const auto now = config.emp_layer_rules_text();
-  const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
   if (stored.is_object() && stored.contains("emp_layer_rules")) {
     const auto then = stored["emp_layer_rules"].get<std::vector<std::string>>();
     if (then != now)
@@ -69,9 +69,8 @@ void require_same_emp_rules(const TrainConfig& config, const Checkpoint& c, cons
 
 // A filter run resumes with the filter head it trained (checkpoints written before --eif-sees-label
 // have the image-only head).
-void require_same_filter_head(const TrainConfig& config, const Checkpoint& c, const std::string& path) {
+void require_same_filter_head(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
   if (!uses_eif(config.method)) return;
-  const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
   const bool then = stored.is_object() && stored.value("eif_sees_label", false);
   if (then != config.eif_sees_label)
     throw InputError(path + ": its filter was trained " + (then ? "with" : "without") + " --eif-sees-label; resume " +
@@ -87,8 +86,9 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
     throw InputError(path + ": checkpoint of --model " + c.model + " --dataset " + c.dataset + " --method " + c.method +
                      ", but this run asks for --model " + config.model + " --dataset " + config.dataset + " --method " +
                      config.method);
-  require_same_emp_rules(config, c, path);
-  require_same_filter_head(config, c, path);
+  const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
+  require_same_emp_rules(config, stored, path);
+  require_same_filter_head(config, stored, path);
   load_module_state(run.model, sub_state(c.tensors, "model"), path);
   run.optimizer.load_state(sub_state(c.tensors, "optimizer"), path);
   run.selector.load_state(sub_state(c.tensors, "selector"), path);
