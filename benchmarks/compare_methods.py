@@ -77,7 +77,38 @@ def main():
             f"| {100 * statistics.mean(r.get('saving_bitops', r['saving']) for r in rs):.2f}% "
             f"| {statistics.mean(r['spent_macs'] for r in rs):.3e} "
             f"| {train_s:.2f} s | {ratio:.3f}x | {100 * (1 - ratio):.1f}% |")
+    lines += phase_table(runs, results, dense_train)
     write_markdown(args.out, lines)
+
+
+# Each wall-clock phase of the trainer's train_s_by_phase, and the ledger's phases whose MACs it spends.
+PHASES = [("selector", ("filter_forward", "filter_backward")), ("loss_only_forward", ("loss_only_forward",)),
+          ("main_step", ("main_forward", "main_backward", "selection"))]
+
+
+def phase_table(runs, results, dense_train):
+    """Where each run's train_s went, measured beside counted: every phase as a share of dense's
+    train_s (median over the runs) and of dense's MACs (spent_by_phase over dense_macs)."""
+    lines = ["", "Where train_s went: each phase's median seconds (`train_s_by_phase`) over dense's median "
+             "train_s, beside its counted MACs (`spent_by_phase`) over dense's MACs. The selector runs a "
+             "filter's forward and training; the main step includes EMP's channel selection.", "",
+             "| method | " + " | ".join(f"{name}: measured | counted" for name, _ in PHASES) + " | batch: measured |",
+             "|---|" + "---|---|" * len(PHASES) + "---|"]
+    for name, _ in runs:
+        rs = [r for r in results[name] if "train_s_by_phase" in r]
+        if not rs or dense_train <= 0:
+            continue
+
+        def measured(phase):
+            return statistics.median(r["train_s_by_phase"][phase] for r in rs) / dense_train
+
+        def counted(ledger_phases):
+            return statistics.mean(sum(r["spent_by_phase"].get(p, 0.0) for p in ledger_phases) / r["dense_macs"]
+                                   for r in rs)
+
+        cells = [f"{measured(phase):.3f}x | {counted(ledger_phases):.3f}x" for phase, ledger_phases in PHASES]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {measured('batch'):.3f}x |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ COMMON = ["--model", "lenet5", "--dataset", "mnist", "--batch-size", "32", "--lr
           "--progress", "none", "--seed", "3", "--epochs", "3", "--eval-every", "2", "--device", "cpu"]
 METHODS = {"sgd": ["--method", "sgd"], "eif+emp": ["--method", "eif+emp", "--eif-warmup", "4"]}
 RECORDS = 24  # 3 epochs of 16 batches, one evaluation every 2
-TIMING = ("train_s",)  # wall-clock figures: the only ones two identical runs may differ in
+TIMING = ("train_s", "train_s_by_phase")  # wall-clock figures: the only ones two identical runs may differ in
 SUMMARY = ("iterations", "test_acc", "best_test_acc", "test_loss", "instances_seen", "instances_trained",
            "instances_loss_only", "dense_macs", "spent_macs", "saving")
 

@@ -96,6 +96,31 @@ def test_resume_continues_exactly(trainer, tiny_mnist, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("model.", "optimizer.")))
 
 
+def phases_within_train_s(summary):
+    """The summary's train_s_by_phase, after checking that its phases fit inside train_s."""
+    phases = summary["train_s_by_phase"]
+    assert set(phases) == {"batch", "selector", "loss_only_forward", "main_step"}
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert 0.8 * summary["train_s"] <= sum(phases.values()) <= summary["train_s"] + 1e-9  # 0.97+ seen
+    return phases
+
+
+def test_train_s_is_split_by_phase_and_the_split_survives_a_resume(trainer, tiny_mnist, tmp_path):
+    _, sgd = train(trainer, tiny_mnist, "--epochs", "1")
+    phases = phases_within_train_s(sgd)
+    assert phases["loss_only_forward"] == 0  # sgd queries nothing
+    assert phases["main_step"] > phases["selector"]
+
+    eif = ["--method", "eif", "--eif-warmup", "4", "--checkpoint", tmp_path / "run.pt"]
+    _, first = train(trainer, tiny_mnist, "--epochs", "1", *eif)
+    before = phases_within_train_s(first)
+    assert first["instances_loss_only"] > 0 and before["loss_only_forward"] > 0
+    assert before["selector"] > 0  # the filter's forward and training
+    _, resumed = train(trainer, tiny_mnist, "--epochs", "2", *eif, "--resume")
+    after = phases_within_train_s(resumed)
+    assert all(after[phase] > before[phase] for phase in ("selector", "loss_only_forward", "main_step"))
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(trainer, tiny_mnist, tmp_path):
     train(trainer, tiny_mnist, "--epochs", "1", "--checkpoint", tmp_path / "run.pt")
     proc, _ = run_trainer(trainer, "train", *BASE, "--data-dir", tiny_mnist, "--model", "lenet-filter",

@@ -32,7 +32,9 @@ void save_run_checkpoint(const TrainConfig& config, const nn::ModelSpec& spec, c
       {n.iteration, n.instances_seen, n.instances_trained, n.loss_only, run.stream.epoch(), run.stream.position()},
       torch::kLong);
   const Scores& s = run.scores;
-  c.tensors["scores"] = torch::tensor({s.best_acc, s.last_acc, s.last_loss, s.train_s}, torch::kFloat64);
+  std::vector<double> scores{s.best_acc, s.last_acc, s.last_loss, s.train_s};
+  for (double seconds : s.phase_s.values()) scores.push_back(seconds);
+  c.tensors["scores"] = torch::tensor(scores, torch::kFloat64);
   c.tensors["running_loss"] =
       torch::tensor({run.running_loss.sum, static_cast<double>(run.running_loss.count)}, torch::kFloat64);
   c.tensors["rng"] = at::detail::getDefaultCPUGenerator().get_state();
@@ -96,11 +98,16 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
   run.ledger.load_state(std::vector<double>(ledger.data_ptr<double>(), ledger.data_ptr<double>() + ledger.numel()));
   const auto counters = require_entry(c.tensors, "counters", path);
   const auto scores = require_entry(c.tensors, "scores", path);
-  if (counters.numel() != 6 || scores.numel() != 4) throw InputError(path + ": corrupt run counters");
+  // Checkpoints written before train_s was split by phase hold 4 scores: their phases start from zero.
+  if (counters.numel() != 6 || (scores.numel() != 4 && scores.numel() != 8))
+    throw InputError(path + ": corrupt run counters");
   run.counters = {counters[0].item<int64_t>(), counters[1].item<int64_t>(), counters[2].item<int64_t>(),
                   counters[3].item<int64_t>()};
   run.stream.seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());
-  run.scores = {scores[0].item<double>(), scores[1].item<double>(), scores[2].item<double>(), scores[3].item<double>()};
+  const auto score = scores.to(torch::kFloat64).contiguous();
+  const std::vector<double> v(score.data_ptr<double>(), score.data_ptr<double>() + score.numel());
+  run.scores = {v[0], v[1], v[2], v[3],
+                v.size() == 8 ? PhaseTimes::from_values({v.begin() + 4, v.end()}) : PhaseTimes{}};
   // Absent from checkpoints written before it was added (same format version): start from zero.
   if (const auto running = c.tensors.find("running_loss"); running != c.tensors.end()) {
     if (running->second.numel() != 2) throw InputError(path + ": corrupt running loss");

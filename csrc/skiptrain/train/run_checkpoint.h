@@ -10,6 +10,7 @@
 #include "skiptrain/optim/sgd.h"
 #include "skiptrain/train/config.h"
 #include "skiptrain/train/methods/selector.h"
+#include "skiptrain/train/phase_times.h"
 
 #include <cmath>
 #include <cstdint>
@@ -30,6 +31,7 @@ struct Scores {
   double last_acc = 0;
   double last_loss = 0;
   double train_s = 0;  // seconds inside training steps
+  PhaseTimes phase_s;  // train_s by phase
 };
 
 // The training loss since the last evaluation ("running_loss"), so that an interrupted run's

@@ -17,6 +17,7 @@
 #include "skiptrain/train/memory_format.h"
 #include "skiptrain/train/methods/methods.h"
 #include "skiptrain/train/metrics_log.h"
+#include "skiptrain/train/phase_times.h"
 #include "skiptrain/train/progress.h"
 #include "skiptrain/train/pruning_costs.h"
 #include "skiptrain/train/resources.h"
@@ -58,10 +59,7 @@ class Run {
       }
       const auto step_start = Clock::now();
       data::Batch batch;
-      if (!stream_->next(batch)) continue;  // epoch boundary: the next call starts the next epoch
-      batch.images = batch.images.to(device_);
-      batch.labels = batch.labels.to(device_);
-      if (channels_last_) batch.images = channels_last(batch.images);
+      if (!next_batch(batch)) continue;  // epoch boundary: the next call starts the next epoch
       const double loss = step(batch);
       scores_.train_s += seconds_since(step_start);
       running_loss_.add(loss);
@@ -69,8 +67,10 @@ class Run {
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
+        const auto settle_start = Clock::now();  // training that waited for the evaluation
         running_loss_.add(flush_gathered());
         settle_ranks();
+        scores_.train_s += seconds_since(settle_start);
         auto record = evaluate_now(running_loss_.mean(NAN));
         running_loss_ = {};
         // The record first: a kill between the two then resumes from the previous checkpoint and
@@ -82,20 +82,40 @@ class Run {
     }
     progress.finish();
     if (interrupted) {
+      const auto settle_start = Clock::now();
       flush_gathered();
       settle_ranks();
+      scores_.train_s += seconds_since(settle_start);
       save_checkpoint_if_asked();
     }
     return summary(seconds_since(start), interrupted);
   }
 
  private:
+  // The stream's next batch on the run's device, in the main model's memory format; false at an
+  // epoch boundary.
+  bool next_batch(data::Batch& batch) {
+    PhaseTimer timer(scores_.phase_s.batch);
+    if (!stream_->next(batch)) return false;
+    batch.images = batch.images.to(device_);
+    batch.labels = batch.labels.to(device_);
+    if (channels_last_) batch.images = channels_last(batch.images);
+    return true;
+  }
+
+  // `work()`, a call to the Selector, with its seconds added to the selector phase.
+  template <typename Work>
+  auto timed_selector(Work&& work) {
+    PhaseTimer timer(scores_.phase_s.selector);
+    return work();
+  }
+
   // Before each record (and checkpoint) of a data-parallel run: the selectors finish what waits on
   // each rank's own data (a checkpoint holds rank 0's; done with or without --checkpoint, so that
   // both train alike), then rank 0 takes the run's totals.
   void settle_ranks() {
     if (!collective_->distributed()) return;
-    selector_->settle(ledger_);
+    timed_selector([&] { selector_->settle(ledger_); });
     consolidate(*collective_, counters_, ledger_);
   }
 
@@ -179,7 +199,7 @@ class Run {
 
   // Plan, loss-only forwards, selection by loss (if asked), the main model's step, feedback.
   double selected_step(const data::Batch& batch) {
-    Plan plan = selector_->plan(batch, ledger_);
+    Plan plan = timed_selector([&] { return selector_->plan(batch, ledger_); });
     ledger_.add_dense(table_, batch.size());
 
     // With accumulate batching the loss-only forward waits for the next training step (see
@@ -188,7 +208,8 @@ class Run {
     torch::Tensor loss_only_losses = defer_queries ? torch::Tensor() : torch::empty({0});
     if (plan.loss_only.numel() > 0 && !defer_queries)
       loss_only_losses = loss_only_forward(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
-    if (plan.select_by_loss) plan.train = selector_->select(batch, plan, loss_only_losses, ledger_);
+    if (plan.select_by_loss)
+      plan.train = timed_selector([&] { return selector_->select(batch, plan, loss_only_losses, ledger_); });
 
     double mean_loss = NAN;
     if (batcher_) {
@@ -201,7 +222,7 @@ class Run {
       if (plan.train.numel() > 0 || collective_->distributed())
         train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss, 0,
                                 plan.train_weight, plan.loss_over_incoming ? batch.size() : 0);
-      selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_);
+      timed_selector([&] { selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_); });
     }
     counters_.loss_only += plan.loss_only.numel();
     return mean_loss;
@@ -210,6 +231,7 @@ class Run {
   // The main model's per-instance losses [q] without grad, in eval mode (a label-only pass must not
   // move BatchNorm statistics, and works for one instance); charges LossOnlyForward.
   torch::Tensor loss_only_forward(const torch::Tensor& images, const torch::Tensor& labels) {
+    PhaseTimer timer(scores_.phase_s.loss_only);
     c10::InferenceMode inference;
     model_->eval();
     auto losses = per_instance_loss(images, labels);
@@ -229,6 +251,7 @@ class Run {
   // gradients summed, which is the gradient of the whole step's loss on one process.
   torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
                          double divisor = 0, const torch::Tensor& weights = {}, int64_t incoming = 0) {
+    PhaseTimer timer(scores_.phase_s.main_step);
     const int64_t k = labels.size(0);
     double total = k;
     double incoming_total = incoming;
@@ -294,7 +317,8 @@ class Run {
   void observe_completed() {
     CompletedBatch done;
     while (batcher_->pop_completed(done))
-      selector_->observe(done.batch, done.plan, done.train_losses, done.loss_only_losses, ledger_);
+      timed_selector(
+          [&] { selector_->observe(done.batch, done.plan, done.train_losses, done.loss_only_losses, ledger_); });
   }
 
   // Trains what still waits (one partial batch) and hands every loss to the Selector: before each
@@ -346,6 +370,7 @@ class Run {
     r["test_loss"] = e.loss;
     add_cost_figures(r);
     r["train_s"] = scores_.train_s;
+    r["train_s_by_phase"] = scores_.phase_s.to_json();
     if (pruning_.any) r["emp_kept_channels"] = pruning_.kept_channels;
     selector_->add_metrics(r);
     return r;
@@ -411,6 +436,7 @@ class Run {
     s["model_forward_macs"] = table_.forward_macs();
     s["wall_s"] = wall_s;
     s["train_s"] = scores_.train_s;
+    s["train_s_by_phase"] = scores_.phase_s.to_json();
     s["data_s"] = data_s_;
     s["eval_s"] = eval_s_;
     s["images_per_s"] = scores_.train_s > 0 ? counters_.instances_seen / scores_.train_s : 0.0;

@@ -70,7 +70,7 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   saved.optimizer->step();  // creates the momentum buffers
   saved.ledger.add_macs(skiptrain::cost::Phase::Selection, 1234);
   saved.counters = {3, 192, 150, 20};
-  saved.scores = {0.9, 0.85, 0.4, 12.5};
+  saved.scores = {0.9, 0.85, 0.4, 12.5, {0.25, 2.0, 0.5, 9.5}};
   saved.running_loss = {3.5, 4};
   st::save_run_checkpoint(config, saved.spec, saved.state());
   const auto draw_after_save = torch::rand({4});
@@ -88,6 +88,7 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   EXPECT_EQ(resumed.scores.last_acc, 0.85);
   EXPECT_EQ(resumed.scores.last_loss, 0.4);
   EXPECT_EQ(resumed.scores.train_s, 12.5);
+  EXPECT_EQ(resumed.scores.phase_s.values(), (std::vector<double>{0.25, 2.0, 0.5, 9.5}));
   EXPECT_EQ(resumed.running_loss.sum, 3.5);
   EXPECT_EQ(resumed.running_loss.count, 4);
   EXPECT_EQ(resumed.ledger.state(), saved.ledger.state());
@@ -106,13 +107,39 @@ TEST_F(RunCheckpoint, KeysAndShapesOfFormatVersion1) {
   EXPECT_EQ(c.method, "sgd");
   EXPECT_EQ(c.tensors.at("counters").numel(), 6);
   EXPECT_EQ(c.tensors.at("counters").scalar_type(), torch::kLong);
-  EXPECT_EQ(c.tensors.at("scores").numel(), 4);
+  EXPECT_EQ(c.tensors.at("scores").numel(), 8);  // accuracies, loss, train_s and train_s by phase
   EXPECT_EQ(c.tensors.at("scores").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.at("running_loss").numel(), 2);
   EXPECT_EQ(c.tensors.at("ledger").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.count("rng"), 1u);
   EXPECT_EQ(c.tensors.count("optimizer.lr"), 1u);
   EXPECT_EQ(c.tensors.count("model.conv1.weight"), 1u);
+}
+
+// Checkpoints written before train_s was split by phase hold four scores: they resume with the
+// phases at zero. Any other count is a corrupt file.
+TEST_F(RunCheckpoint, ScoresWithoutPhasesResumeFromZeroPhases) {
+  Parts saved(config, data, 1);
+  saved.scores = {0.9, 0.85, 0.4, 12.5, {0.25, 2.0, 0.5, 9.5}};
+  st::save_run_checkpoint(config, saved.spec, saved.state());
+  st::Checkpoint c = st::load_checkpoint(config.checkpoint_path);
+  c.tensors["scores"] = c.tensors.at("scores").slice(0, 0, 4).clone();
+  st::save_checkpoint(config.checkpoint_path, c);
+
+  Parts resumed(config, data, 2);
+  resumed.scores.phase_s = {1, 1, 1, 1};
+  st::resume_run_checkpoint(config, resumed.state());
+  EXPECT_EQ(resumed.scores.train_s, 12.5);
+  EXPECT_EQ(resumed.scores.phase_s.values(), (std::vector<double>{0, 0, 0, 0}));
+
+  c.tensors["scores"] = torch::zeros({5}, torch::kDouble);
+  st::save_checkpoint(config.checkpoint_path, c);
+  try {
+    st::resume_run_checkpoint(config, resumed.state());
+    FAIL() << "expected InputError";
+  } catch (const skiptrain::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt run counters"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(RunCheckpoint, AnotherMethodsCheckpointIsRefused) {
