@@ -162,6 +162,8 @@ def test_checkpoint_loads_in_python_and_matches_eval(trainer, tiny_mnist, tmp_pa
     with torch.no_grad():
         predicted = model(x).argmax(1).numpy()
     assert np.mean(predicted == labels) == pytest.approx(summary["test_acc"], abs=1e-9)
+    by_class = [np.mean(predicted[labels == c] == c) if (labels == c).any() else None for c in range(10)]
+    assert evaluation["test_acc_by_class"] == pytest.approx(by_class, abs=1e-9)
 
 
 def test_eval_refuses_a_foreign_file(trainer, tmp_path):
@@ -175,6 +177,19 @@ def _eif_run(trainer, data, *flags):
                        "--method", "eif", "--eif-ratio", "0.25", "--eif-warmup", "0", "--eif-min-query", "0",
                        "--iterations", "16", "--batch-size", "32", "--threads", "1", "--eval-every", "0",
                        "--progress", "none", *flags)[1]
+
+
+def test_instances_are_counted_per_class(trainer, tiny_mnist):
+    # One epoch sees each training instance once; what trains adds up to instances_trained.
+    _, train_labels = make_learnable(512, 0)
+    seen = np.bincount(train_labels, minlength=10).tolist()
+    _, sgd = train(trainer, tiny_mnist, "--epochs", "1")
+    assert sgd["instances_seen_by_class"] == sgd["instances_trained_by_class"] == seen
+    eif = _eif_run(trainer, tiny_mnist, "--eif-rank-within", "class")  # 16 batches of 32: one epoch
+    assert eif["instances_seen_by_class"] == seen
+    trained = eif["instances_trained_by_class"]
+    assert sum(trained) == eif["instances_trained"] == 16 * 8
+    assert all(0 <= t <= s for t, s in zip(trained, seen))
 
 
 def test_full_stream_tail_trains_every_instance_at_the_end(trainer, tiny_mnist):

@@ -63,7 +63,8 @@ def test_two_ranks_train_as_one_process_on_the_same_global_batch(trainer, tiny_m
     _, single = run_trainer(trainer, *args, "--metrics", tmp_path / "one.jsonl")
     both = finish(start_ranks(trainer, [*args, "--metrics", tmp_path / "two.jsonl"]))
     assert both["world_size"] == WORLD and single["world_size"] == 1
-    for key in ("instances_seen", "instances_trained", "dense_macs", "spent_macs", "iterations"):
+    for key in ("instances_seen", "instances_trained", "instances_seen_by_class", "instances_trained_by_class",
+                "dense_macs", "spent_macs", "iterations"):
         assert both[key] == single[key], key
     one, two = records(tmp_path / "one.jsonl"), records(tmp_path / "two.jsonl")
     assert len(one) == len(two) == 3

@@ -5,6 +5,8 @@
 #include "skiptrain/filter/options_json.h"
 #include "skiptrain/train/trainer.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -45,12 +47,19 @@ data::Dataset shard_of(const data::Dataset& dataset, int rank, int ranks) {
 
 Evaluation sum_evaluations(dist::Collective& collective, const Evaluation& shard) {
   if (!collective.distributed()) return shard;
-  const auto sums = dist::sum_values(
-      collective, {static_cast<double>(shard.instances), static_cast<double>(shard.correct), shard.loss_sum});
+  std::vector<double> values{static_cast<double>(shard.instances), static_cast<double>(shard.correct), shard.loss_sum};
+  values.insert(values.end(), shard.instances_by_class.begin(), shard.instances_by_class.end());
+  values.insert(values.end(), shard.correct_by_class.begin(), shard.correct_by_class.end());
+  const auto sums = dist::sum_values(collective, values);
   Evaluation e;
   e.instances = static_cast<int64_t>(sums[0]);
   e.correct = static_cast<int64_t>(sums[1]);
   e.loss_sum = sums[2];
+  const size_t classes = shard.instances_by_class.size();
+  for (size_t c = 0; c < classes; ++c) {
+    e.instances_by_class.push_back(static_cast<int64_t>(sums[3 + c]));
+    e.correct_by_class.push_back(static_cast<int64_t>(sums[3 + classes + c]));
+  }
   if (e.instances > 0) {
     e.accuracy = static_cast<double>(e.correct) / e.instances;
     e.loss = e.loss_sum / e.instances;
@@ -64,7 +73,18 @@ void consolidate(dist::Collective& collective, Counters& counters, cost::Ledger&
   values.push_back(static_cast<double>(counters.instances_seen));
   values.push_back(static_cast<double>(counters.instances_trained));
   values.push_back(static_cast<double>(counters.loss_only));
+  const auto by_class = counters.by_class.state();  // int64 [2, classes], or undefined
+  const int64_t class_values = by_class.defined() ? by_class.numel() : 0;
+  if (class_values > 0) {
+    const auto counts = by_class.to(torch::kFloat64).contiguous();
+    values.insert(values.end(), counts.data_ptr<double>(), counts.data_ptr<double>() + class_values);
+  }
   values = dist::sum_values(collective, values);
+  if (class_values > 0) {
+    const auto summed = torch::tensor(std::vector<double>(values.end() - class_values, values.end()));
+    values.resize(values.size() - class_values);
+    counters.by_class.load_state(summed.to(torch::kInt64).view(by_class.sizes()), "the ranks' class counts");
+  }
   if (collective.rank() != 0) std::fill(values.begin(), values.end(), 0.0);
   counters.loss_only = static_cast<int64_t>(values.back());
   values.pop_back();
@@ -73,11 +93,13 @@ void consolidate(dist::Collective& collective, Counters& counters, cost::Ledger&
   counters.instances_seen = static_cast<int64_t>(values.back());
   values.pop_back();
   ledger.load_state(values);
+  if (collective.rank() != 0) counters.by_class.clear();
 }
 
 void keep_totals_on_rank_zero(const dist::Collective& collective, Counters& counters, cost::Ledger& ledger) {
   if (collective.rank() == 0) return;
   counters.instances_seen = counters.instances_trained = counters.loss_only = 0;
+  counters.by_class.clear();
   ledger = cost::Ledger{};
 }
 

@@ -24,7 +24,7 @@ data::Dataset shard_of(const data::Dataset& dataset, int rank, int ranks);
 // The evaluation of the whole test set from each rank's evaluation of its shard.
 Evaluation sum_evaluations(dist::Collective& collective, const Evaluation& shard);
 
-// Sums the counts that add up over ranks (instances seen, trained, loss-only; the ledger) onto
+// Sums the counts that add up over ranks (instances seen, trained, loss-only, by class; the ledger) onto
 // rank 0 and zeroes them on the others: afterwards rank 0 holds the run's totals.
 void consolidate(dist::Collective& collective, Counters& counters, cost::Ledger& ledger);
 

@@ -23,9 +23,15 @@ nlohmann::json run_evaluation(const std::string& checkpoint_path, const std::str
   const std::string dir = data::resolve_data_dir(c.dataset, data_dir.empty() ? config.data_dir : data_dir);
   const auto data = data::load(c.dataset, dir);
   const Evaluation e = evaluate(*model, data.test, data.info);
-  return {{"checkpoint", checkpoint_path}, {"model", c.model},        {"dataset", c.dataset},
-          {"method", c.method},            {"iteration", c.iteration}, {"test_acc", e.accuracy},
-          {"test_loss", e.loss},           {"instances", e.instances}};
+  return {{"checkpoint", checkpoint_path},
+          {"model", c.model},
+          {"dataset", c.dataset},
+          {"method", c.method},
+          {"iteration", c.iteration},
+          {"test_acc", e.accuracy},
+          {"test_loss", e.loss},
+          {"instances", e.instances},
+          {"test_acc_by_class", e.accuracy_by_class()}};
 }
 
 }  // namespace skiptrain::train

@@ -1,8 +1,10 @@
-// Test-set evaluation of a classifier: accuracy and mean cross-entropy.
+// Test-set evaluation of a classifier: accuracy (overall and per class) and mean cross-entropy.
 #pragma once
 
 #include "skiptrain/data/dataset.h"
 #include "skiptrain/nn/network.h"
+
+#include <vector>
 
 namespace skiptrain::train {
 
@@ -12,6 +14,11 @@ struct Evaluation {
   int64_t instances = 0;
   int64_t correct = 0;  // instances whose arg-max logit is the label
   double loss_sum = 0;  // summed cross-entropy
+  std::vector<int64_t> instances_by_class;  // test instances of each class (info.num_classes entries)
+  std::vector<int64_t> correct_by_class;    // of which the arg-max logit is the label
+
+  // correct / instances of each class; NaN for a class without test instances.
+  std::vector<double> accuracy_by_class() const;
 };
 
 // Runs `model` in eval mode without gradients over all of `dataset` (on the model's device, in

@@ -31,6 +31,7 @@ void save_run_checkpoint(const TrainConfig& config, const nn::ModelSpec& spec, c
   c.tensors["counters"] = torch::tensor(
       {n.iteration, n.instances_seen, n.instances_trained, n.loss_only, run.stream.epoch(), run.stream.position()},
       torch::kLong);
+  if (const auto by_class = n.by_class.state(); by_class.defined()) c.tensors["class_counts"] = by_class;
   const Scores& s = run.scores;
   std::vector<double> scores{s.best_acc, s.last_acc, s.last_loss, s.train_s};
   for (double seconds : s.phase_s.values()) scores.push_back(seconds);
@@ -101,8 +102,15 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
   // Checkpoints written before train_s was split by phase hold 4 scores: their phases start from zero.
   if (counters.numel() != 6 || (scores.numel() != 4 && scores.numel() != 8))
     throw InputError(path + ": corrupt run counters");
-  run.counters = {counters[0].item<int64_t>(), counters[1].item<int64_t>(), counters[2].item<int64_t>(),
-                  counters[3].item<int64_t>()};
+  run.counters.iteration = counters[0].item<int64_t>();
+  run.counters.instances_seen = counters[1].item<int64_t>();
+  run.counters.instances_trained = counters[2].item<int64_t>();
+  run.counters.loss_only = counters[3].item<int64_t>();
+  // Absent from checkpoints written before classes were counted: they count from the resume on.
+  if (const auto by_class = c.tensors.find("class_counts"); by_class != c.tensors.end())
+    run.counters.by_class.load_state(by_class->second, path);
+  else
+    run.counters.by_class.clear();
   run.stream.seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());
   const auto score = scores.to(torch::kFloat64).contiguous();
   const std::vector<double> v(score.data_ptr<double>(), score.data_ptr<double>() + score.numel());

@@ -144,6 +144,7 @@ class Run {
 
     data_.test = shard_of(data_.test, collective_->rank(), collective_->world_size());
     spec_ = {data_.info.in_channels, data_.info.image_size, data_.info.num_classes};
+    counters_.by_class = ClassCounts(spec_.num_classes, device_);
     model_ = nn::make_model(config_.model, spec_);
     configure_layers(config_, *model_);
     table_ = cost::count(*model_, [&](const torch::Tensor& x) { return model_->forward(x); },
@@ -194,6 +195,7 @@ class Run {
     }
     counters_.iteration += 1;
     counters_.instances_seen += batch.size();
+    counters_.by_class.add_seen(batch.labels);
     return mean_loss;
   }
 
@@ -286,6 +288,7 @@ class Run {
       ledger_.add_macs(cost::Phase::Selection,
                        pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
     counters_.instances_trained += k;
+    counters_.by_class.add_trained(labels);
     return losses.detach().to(torch::kCPU);
   }
 
@@ -368,6 +371,7 @@ class Run {
     r["train_loss"] = std::isnan(train_loss) ? nlohmann::json() : nlohmann::json(train_loss);
     r["test_acc"] = e.accuracy;
     r["test_loss"] = e.loss;
+    r["test_acc_by_class"] = e.accuracy_by_class();
     add_cost_figures(r);
     r["train_s"] = scores_.train_s;
     r["train_s_by_phase"] = scores_.phase_s.to_json();
@@ -380,6 +384,8 @@ class Run {
   void add_cost_figures(nlohmann::json& j) const {
     j["instances_seen"] = counters_.instances_seen;
     j["instances_trained"] = counters_.instances_trained;
+    j["instances_seen_by_class"] = counters_.by_class.seen();
+    j["instances_trained_by_class"] = counters_.by_class.trained();
     j["dense_macs"] = ledger_.dense_macs();
     j["spent_macs"] = ledger_.spent_macs();
     j["saving"] = ledger_.saving();

@@ -27,6 +27,7 @@ struct Parts {
     optimizer = std::make_unique<skiptrain::optim::Sgd>(model->parameters(), skiptrain::optim::SgdOptions{0.1, 0.9, 0});
     selector = st::make_selector(config, spec);
     stream = std::make_unique<sd::Stream>(data, sd::dataset_info("mnist"), sd::StreamOptions{});
+    counters.by_class = st::ClassCounts(spec.num_classes, torch::kCPU);  // as the trainer's setup does
   }
   st::RunState state() { return {*model, *optimizer, *selector, ledger, *stream, counters, scores, running_loss}; }
 
@@ -69,7 +70,9 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   loss.backward();
   saved.optimizer->step();  // creates the momentum buffers
   saved.ledger.add_macs(skiptrain::cost::Phase::Selection, 1234);
-  saved.counters = {3, 192, 150, 20};
+  saved.counters = {3, 192, 150, 20, st::ClassCounts(10, torch::kCPU)};
+  saved.counters.by_class.add_seen(torch::tensor({4, 4, 9}));
+  saved.counters.by_class.add_trained(torch::tensor({9}));
   saved.scores = {0.9, 0.85, 0.4, 12.5, {0.25, 2.0, 0.5, 9.5}};
   saved.running_loss = {3.5, 4};
   st::save_run_checkpoint(config, saved.spec, saved.state());
@@ -82,6 +85,8 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   EXPECT_EQ(resumed.counters.instances_seen, 192);
   EXPECT_EQ(resumed.counters.instances_trained, 150);
   EXPECT_EQ(resumed.counters.loss_only, 20);
+  EXPECT_EQ(resumed.counters.by_class.seen(), saved.counters.by_class.seen());
+  EXPECT_EQ(resumed.counters.by_class.trained(), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
   EXPECT_EQ(resumed.stream->epoch(), saved.stream->epoch());
   EXPECT_EQ(resumed.stream->position(), 3);
   EXPECT_EQ(resumed.scores.best_acc, 0.9);
@@ -110,27 +115,32 @@ TEST_F(RunCheckpoint, KeysAndShapesOfFormatVersion1) {
   EXPECT_EQ(c.tensors.at("scores").numel(), 8);  // accuracies, loss, train_s and train_s by phase
   EXPECT_EQ(c.tensors.at("scores").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.at("running_loss").numel(), 2);
+  EXPECT_EQ(c.tensors.at("class_counts").sizes(), (std::vector<int64_t>{2, 10}));  // seen, trained per class
   EXPECT_EQ(c.tensors.at("ledger").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.count("rng"), 1u);
   EXPECT_EQ(c.tensors.count("optimizer.lr"), 1u);
   EXPECT_EQ(c.tensors.count("model.conv1.weight"), 1u);
 }
 
-// Checkpoints written before train_s was split by phase hold four scores: they resume with the
-// phases at zero. Any other count is a corrupt file.
-TEST_F(RunCheckpoint, ScoresWithoutPhasesResumeFromZeroPhases) {
+// Checkpoints written before train_s was split by phase hold four scores, and those written before
+// classes were counted no "class_counts": they resume with the phases and class counts at zero.
+// Any other count of scores is a corrupt file.
+TEST_F(RunCheckpoint, OlderCheckpointsResumeWithPhasesAndClassCountsAtZero) {
   Parts saved(config, data, 1);
   saved.scores = {0.9, 0.85, 0.4, 12.5, {0.25, 2.0, 0.5, 9.5}};
   st::save_run_checkpoint(config, saved.spec, saved.state());
   st::Checkpoint c = st::load_checkpoint(config.checkpoint_path);
   c.tensors["scores"] = c.tensors.at("scores").slice(0, 0, 4).clone();
+  ASSERT_EQ(c.tensors.erase("class_counts"), 1u);
   st::save_checkpoint(config.checkpoint_path, c);
 
   Parts resumed(config, data, 2);
   resumed.scores.phase_s = {1, 1, 1, 1};
+  resumed.counters.by_class.add_seen(torch::tensor({3}));
   st::resume_run_checkpoint(config, resumed.state());
   EXPECT_EQ(resumed.scores.train_s, 12.5);
   EXPECT_EQ(resumed.scores.phase_s.values(), (std::vector<double>{0, 0, 0, 0}));
+  EXPECT_EQ(resumed.counters.by_class.seen(), std::vector<int64_t>(10, 0));
 
   c.tensors["scores"] = torch::zeros({5}, torch::kDouble);
   st::save_checkpoint(config.checkpoint_path, c);
