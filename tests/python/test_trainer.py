@@ -185,11 +185,13 @@ def test_instances_are_counted_per_class(trainer, tiny_mnist):
     seen = np.bincount(train_labels, minlength=10).tolist()
     _, sgd = train(trainer, tiny_mnist, "--epochs", "1")
     assert sgd["instances_seen_by_class"] == sgd["instances_trained_by_class"] == seen
+    assert sgd["class_mix_distance"] == 0 and sgd["selected_batches"] == sgd["iterations"]
     eif = _eif_run(trainer, tiny_mnist, "--eif-rank-within", "class")  # 16 batches of 32: one epoch
     assert eif["instances_seen_by_class"] == seen
     trained = eif["instances_trained_by_class"]
     assert sum(trained) == eif["instances_trained"] == 16 * 8
     assert all(0 <= t <= s for t, s in zip(trained, seen))
+    assert 0 < eif["class_mix_distance"] < 1 and eif["selected_batches"] == 16
 
 
 def test_full_stream_tail_trains_every_instance_at_the_end(trainer, tiny_mnist):

@@ -67,23 +67,46 @@ Evaluation sum_evaluations(dist::Collective& collective, const Evaluation& shard
   return e;
 }
 
+namespace {
+
+// Appends every tensor of `state` (in key order) to `values` as doubles; returns how many.
+int64_t append_values(const TensorState& state, std::vector<double>& values) {
+  const size_t before = values.size();
+  for (const auto& [key, tensor] : state) {
+    const auto t = tensor.to(torch::kFloat64).contiguous();
+    values.insert(values.end(), t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  }
+  return static_cast<int64_t>(values.size() - before);
+}
+
+// The tensors of `like` (shapes and types), filled from the last values that append_values() added.
+TensorState take_values(const TensorState& like, const std::vector<double>& values) {
+  int64_t total = 0;
+  for (const auto& [key, tensor] : like) total += tensor.numel();
+  auto next = values.end() - total;
+  TensorState state;
+  for (const auto& [key, tensor] : like) {
+    const std::vector<double> part(next, next + tensor.numel());
+    state[key] = torch::tensor(part, torch::kFloat64).to(tensor.scalar_type()).view(tensor.sizes());
+    next += tensor.numel();
+  }
+  return state;
+}
+
+}  // namespace
+
 void consolidate(dist::Collective& collective, Counters& counters, cost::Ledger& ledger) {
   if (!collective.distributed()) return;
   std::vector<double> values = ledger.state();
   values.push_back(static_cast<double>(counters.instances_seen));
   values.push_back(static_cast<double>(counters.instances_trained));
   values.push_back(static_cast<double>(counters.loss_only));
-  const auto by_class = counters.by_class.state();  // int64 [2, classes], or undefined
-  const int64_t class_values = by_class.defined() ? by_class.numel() : 0;
-  if (class_values > 0) {
-    const auto counts = by_class.to(torch::kFloat64).contiguous();
-    values.insert(values.end(), counts.data_ptr<double>(), counts.data_ptr<double>() + class_values);
-  }
+  const TensorState by_class = counters.by_class.state();
+  const int64_t class_values = append_values(by_class, values);
   values = dist::sum_values(collective, values);
   if (class_values > 0) {
-    const auto summed = torch::tensor(std::vector<double>(values.end() - class_values, values.end()));
+    counters.by_class.load_state(take_values(by_class, values), "the ranks' class counts");
     values.resize(values.size() - class_values);
-    counters.by_class.load_state(summed.to(torch::kInt64).view(by_class.sizes()), "the ranks' class counts");
   }
   if (collective.rank() != 0) std::fill(values.begin(), values.end(), 0.0);
   counters.loss_only = static_cast<int64_t>(values.back());

@@ -31,7 +31,7 @@ void save_run_checkpoint(const TrainConfig& config, const nn::ModelSpec& spec, c
   c.tensors["counters"] = torch::tensor(
       {n.iteration, n.instances_seen, n.instances_trained, n.loss_only, run.stream.epoch(), run.stream.position()},
       torch::kLong);
-  if (const auto by_class = n.by_class.state(); by_class.defined()) c.tensors["class_counts"] = by_class;
+  merge_state(c.tensors, "class_counts", n.by_class.state());
   const Scores& s = run.scores;
   std::vector<double> scores{s.best_acc, s.last_acc, s.last_loss, s.train_s};
   for (double seconds : s.phase_s.values()) scores.push_back(seconds);
@@ -107,8 +107,8 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
   run.counters.instances_trained = counters[2].item<int64_t>();
   run.counters.loss_only = counters[3].item<int64_t>();
   // Absent from checkpoints written before classes were counted: they count from the resume on.
-  if (const auto by_class = c.tensors.find("class_counts"); by_class != c.tensors.end())
-    run.counters.by_class.load_state(by_class->second, path);
+  if (const auto by_class = sub_state(c.tensors, "class_counts"); !by_class.empty())
+    run.counters.by_class.load_state(by_class, path);
   else
     run.counters.by_class.clear();
   run.stream.seek(counters[4].item<int64_t>(), counters[5].item<int64_t>());

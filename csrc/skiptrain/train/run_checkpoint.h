@@ -1,5 +1,5 @@
 // The checkpoint layout of a training run: which part of the run goes under which key
-// ("model.*", "optimizer.*", "selector.*", "ledger", "counters", "class_counts", "scores",
+// ("model.*", "optimizer.*", "selector.*", "ledger", "counters", "class_counts.*", "scores",
 // "running_loss", "rng"), written at each evaluation and read back on --resume. checkpoint.h is the file
 // format; this is what a run puts into it, so that a resumed run continues exactly.
 #pragma once
@@ -24,7 +24,7 @@ struct Counters {
   int64_t instances_seen = 0;     // incoming instances
   int64_t instances_trained = 0;  // instances that reached the main model's backward
   int64_t loss_only = 0;          // instances that got a loss-only forward
-  ClassCounts by_class;           // instances seen and trained per class ("class_counts")
+  ClassCounts by_class;           // instances seen and trained per class, class-mix distance ("class_counts.*")
 };
 
 // The last evaluation's results, the best accuracy so far and the time spent training ("scores").

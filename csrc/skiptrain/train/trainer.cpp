@@ -212,6 +212,7 @@ class Run {
       loss_only_losses = loss_only_forward(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
     if (plan.select_by_loss)
       plan.train = timed_selector([&] { return selector_->select(batch, plan, loss_only_losses, ledger_); });
+    counters_.by_class.add_selection(batch.labels, rows(batch.labels, plan.train));
 
     double mean_loss = NAN;
     if (batcher_) {
@@ -386,6 +387,8 @@ class Run {
     j["instances_trained"] = counters_.instances_trained;
     j["instances_seen_by_class"] = counters_.by_class.seen();
     j["instances_trained_by_class"] = counters_.by_class.trained();
+    j["class_mix_distance"] = counters_.by_class.mean_mix_distance();
+    j["selected_batches"] = counters_.by_class.selected_batches();
     j["dense_macs"] = ledger_.dense_macs();
     j["spent_macs"] = ledger_.spent_macs();
     j["saving"] = ledger_.saving();

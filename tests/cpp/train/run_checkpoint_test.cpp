@@ -73,6 +73,7 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   saved.counters = {3, 192, 150, 20, st::ClassCounts(10, torch::kCPU)};
   saved.counters.by_class.add_seen(torch::tensor({4, 4, 9}));
   saved.counters.by_class.add_trained(torch::tensor({9}));
+  saved.counters.by_class.add_selection(torch::tensor({4, 9}), torch::tensor({9}));
   saved.scores = {0.9, 0.85, 0.4, 12.5, {0.25, 2.0, 0.5, 9.5}};
   saved.running_loss = {3.5, 4};
   st::save_run_checkpoint(config, saved.spec, saved.state());
@@ -87,6 +88,7 @@ TEST_F(RunCheckpoint, EveryPartComesBackAsSaved) {
   EXPECT_EQ(resumed.counters.loss_only, 20);
   EXPECT_EQ(resumed.counters.by_class.seen(), saved.counters.by_class.seen());
   EXPECT_EQ(resumed.counters.by_class.trained(), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(resumed.counters.by_class.mean_mix_distance(), 0.5);
   EXPECT_EQ(resumed.stream->epoch(), saved.stream->epoch());
   EXPECT_EQ(resumed.stream->position(), 3);
   EXPECT_EQ(resumed.scores.best_acc, 0.9);
@@ -115,7 +117,8 @@ TEST_F(RunCheckpoint, KeysAndShapesOfFormatVersion1) {
   EXPECT_EQ(c.tensors.at("scores").numel(), 8);  // accuracies, loss, train_s and train_s by phase
   EXPECT_EQ(c.tensors.at("scores").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.at("running_loss").numel(), 2);
-  EXPECT_EQ(c.tensors.at("class_counts").sizes(), (std::vector<int64_t>{2, 10}));  // seen, trained per class
+  EXPECT_EQ(c.tensors.at("class_counts.counts").sizes(), (std::vector<int64_t>{2, 10}));  // seen, trained
+  EXPECT_EQ(c.tensors.at("class_counts.mix").sizes(), (std::vector<int64_t>{2}));         // distance sum, batches
   EXPECT_EQ(c.tensors.at("ledger").scalar_type(), torch::kDouble);
   EXPECT_EQ(c.tensors.count("rng"), 1u);
   EXPECT_EQ(c.tensors.count("optimizer.lr"), 1u);
@@ -131,7 +134,7 @@ TEST_F(RunCheckpoint, OlderCheckpointsResumeWithPhasesAndClassCountsAtZero) {
   st::save_run_checkpoint(config, saved.spec, saved.state());
   st::Checkpoint c = st::load_checkpoint(config.checkpoint_path);
   c.tensors["scores"] = c.tensors.at("scores").slice(0, 0, 4).clone();
-  ASSERT_EQ(c.tensors.erase("class_counts"), 1u);
+  ASSERT_EQ(c.tensors.erase("class_counts.counts") + c.tensors.erase("class_counts.mix"), 2u);
   st::save_checkpoint(config.checkpoint_path, c);
 
   Parts resumed(config, data, 2);
