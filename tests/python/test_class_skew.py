@@ -36,16 +36,20 @@ def test_report_names_the_starved_class_and_skips_runs_without_counts(tmp_path):
     summary = {"dataset": "cifar10", "test_acc": 0.5667, "instances_seen": 60, "instances_trained": 30,
                "instances_seen_by_class": [20, 20, 20], "instances_trained_by_class": [10, 5, 15],
                "class_mix_distance": 0.2, "selected_batches": 6}
-    runs = [{"method": "ranked", "budget": 1.0, "seed": 0, "summary": summary, "metrics": RECORDS},
-            {"method": "old", "budget": 1.0, "seed": 0, "summary": {"test_acc": 0.1}, "metrics": []}]
+    unevaluated = {**summary, "dataset": "cifar10"}
+    # A class without test instances has no accuracy (null in the record).
+    records = [RECORDS[0], {**RECORDS[1], "test_acc_by_class": [0.6, 0.2, None]}]
+    runs = [{"method": "ranked", "budget": 1.0, "seed": 0, "summary": summary, "metrics": records},
+            {"method": "old", "budget": 1.0, "seed": 0, "summary": {"test_acc": 0.1}, "metrics": []},
+            {"method": "unevaluated", "budget": 1.0, "seed": 0, "summary": unevaluated, "metrics": []}]
     path = tmp_path / "RUNS.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in runs))
     run_benchmark("class_skew.py", path, "--out", tmp_path / "skew.md")
     report = (tmp_path / "skew.md").read_text()
     assert "| ranked | 1 | 0 | 56.67% | 0.500 | 0.250 (automobile) | 0.750 (bird) | 0.000 - 1.000 (0.5-1.0) " \
-           "| 0.200 | 0.400 | 20.0% (automobile) | 90.0% (bird) |" in report
-    assert "| ranked | 1 | 0 | 0.50 / 60% | 0.25 / 20% | 0.75 / 90% |" in report
-    assert "| old |" not in report
+           "| 0.200 | 0.400 | 20.0% (automobile) | 60.0% (airplane) |" in report
+    assert "| ranked | 1 | 0 | 0.50 / 60% | 0.25 / 20% | 0.75 / - |" in report
+    assert "| old |" not in report and "| unevaluated |" not in report
 
 
 def test_a_missing_runs_file_is_named(tmp_path):

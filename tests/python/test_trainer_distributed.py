@@ -87,6 +87,8 @@ def test_the_filter_keeps_r_set_of_the_whole_batch(trainer, tiny_mnist, tmp_path
     assert summary["instances_seen"] == 6 * 512
     trained_share = summary["instances_trained"] / summary["instances_seen"]
     assert 0.25 < trained_share < 0.25 + 4 * 64 / (6 * 512) + 0.02
+    assert sum(summary["instances_seen_by_class"]) == summary["instances_seen"]
+    assert sum(summary["instances_trained_by_class"]) == summary["instances_trained"]
     assert summary["saving"] > 0.4
 
 

@@ -65,12 +65,14 @@ struct FilterOptions {
   // within. "batch" (the paper's): the top of the whole batch. "class": the top R_set of each class's
   // instances in the batch (the kept count, and --eif-random-share's draws among it, shared among the
   // classes by largest remainder), so that the kept instances keep the batch's class mix. By batch
-  // rank, a filter that ranks by loss can keep the classes the main model finds hard and starve the
-  // rest: on ResNet-20 / CIFAR-10 (R_set 0.5, 1-2 epochs), a filter that sees the label
-  // (--eif-sees-label) ended at 16.7-23.5% test accuracy by batch rank and 41.0-54.2% by class rank,
-  // and the image-only filter gained 1.7-4.5 points by class rank, which brought it level with a
-  // uniform draw of the same size on average (30 epochs: no gain;
-  // benchmarks/results/filter_class_balance/). "class" needs each instance's class.
+  // rank, a filter that ranks by loss skews the classes it trains: on ResNet-20 / CIFAR-10 (R_set
+  // 0.5, 1 epoch, while selecting) the image-only filter trained some at 0.23-0.31 of their
+  // instances and others at 0.65-0.67, and so did one that sees the label (--eif-sees-label), whose
+  // steps' class mix also strayed from their batches' by a total variation distance of 0.35-0.375
+  // (image-only: 0.13-0.15; a uniform draw: 0.10; by class rank: 0.019); it ended at 16.7-23.5%
+  // test accuracy (1-2 epochs) against 41.0-54.2% by class rank. The image-only filter gained 1.7-4.5 points by class
+  // rank, which brought it level with a uniform draw of the same size on average (30 epochs: no gain;
+  // benchmarks/results/filter_class_balance/, filter_class_skew/). "class" needs each instance's class.
   std::string rank_within = "batch";
 
   // --eif-control: how the filter's output becomes a decision, and what R_TH counts, the signal

@@ -2,6 +2,7 @@
 #include "skiptrain/train/evaluate.h"
 
 #include "skiptrain/data/stream.h"
+#include "skiptrain/train/class_counts.h"
 #include "skiptrain/train/memory_format.h"
 
 #include <torch/torch.h>
@@ -27,9 +28,10 @@ Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const 
     }
   double loss_sum = 0;
   int64_t correct = 0;
-  // Per class, summed on the device and read once at the end.
+  // Per class (instances, correct), summed on the device and read once at the end.
   const int64_t classes = info.num_classes;
-  auto class_counts = torch::zeros({2, classes}, torch::dtype(torch::kInt64).device(device));
+  auto class_instances = torch::zeros({classes}, torch::dtype(torch::kInt64).device(device));
+  auto class_correct = torch::zeros_like(class_instances);
   for (int64_t start = 0; start < dataset.size(); start += batch_size) {
     const int64_t end = std::min(start + batch_size, dataset.size());
     auto images = data::normalize(dataset.images.slice(0, start, end), info).to(device);
@@ -41,17 +43,16 @@ Evaluation evaluate(nn::NetworkImpl& model, const data::Dataset& dataset, const 
                     .item<double>();
     const auto hit = logits.argmax(1).eq(labels);
     correct += hit.sum().item<int64_t>();
-    class_counts[0].add_(torch::bincount(labels, {}, classes).slice(0, 0, classes));
-    class_counts[1].add_(torch::bincount(labels.masked_select(hit), {}, classes).slice(0, 0, classes));
+    count_per_class(class_instances, labels);
+    class_correct.index_add_(0, labels, hit.to(torch::kInt64));
   }
   model.train(was_training);
   result.instances = dataset.size();
   result.correct = correct;
   result.loss_sum = loss_sum;
-  class_counts = class_counts.to(torch::kCPU).contiguous();
-  const int64_t* counts = class_counts.data_ptr<int64_t>();
-  result.instances_by_class.assign(counts, counts + classes);
-  result.correct_by_class.assign(counts + classes, counts + 2 * classes);
+  const auto instances_cpu = class_instances.to(torch::kCPU), correct_cpu = class_correct.to(torch::kCPU);
+  result.instances_by_class.assign(instances_cpu.data_ptr<int64_t>(), instances_cpu.data_ptr<int64_t>() + classes);
+  result.correct_by_class.assign(correct_cpu.data_ptr<int64_t>(), correct_cpu.data_ptr<int64_t>() + classes);
   if (result.instances > 0) {
     result.accuracy = static_cast<double>(correct) / result.instances;
     result.loss = loss_sum / result.instances;

@@ -1,9 +1,10 @@
 // Wall-clock seconds of the training loop by phase, beside the ledger's MACs by phase: where a
 // run's train_s goes. The counted MACs say what a method should cost; these say what it did cost,
 // which for a small network (the filter) or a small batch (the kept share) can be far more per MAC.
-// On a GPU a phase's seconds include the device work it waited for: each phase ends in a copy to
-// the host (the logits a filter decides on, a step's loss), so queued work lands in the phase that
-// queued it, or at the latest in the next one that waits.
+// The phases cover most of train_s, not all: the bookkeeping between them (counting, the ranks'
+// totals) is in none. On a GPU a phase's seconds include the device work it waited for: the filter's
+// decision and the main step end in a copy to the host, but work still queued when a phase returns
+// (the filter's optimizer step) lands in whichever phase next waits for the device.
 #pragma once
 
 #include <nlohmann/json.hpp>

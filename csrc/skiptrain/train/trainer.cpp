@@ -59,7 +59,10 @@ class Run {
       }
       const auto step_start = Clock::now();
       data::Batch batch;
-      if (!next_batch(batch)) continue;  // epoch boundary: the next call starts the next epoch
+      if (!next_batch(batch)) {  // epoch boundary: the next call starts the next epoch
+        scores_.train_s += seconds_since(step_start);
+        continue;
+      }
       const double loss = step(batch);
       scores_.train_s += seconds_since(step_start);
       running_loss_.add(loss);
@@ -67,10 +70,7 @@ class Run {
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
-        const auto settle_start = Clock::now();  // training that waited for the evaluation
-        running_loss_.add(flush_gathered());
-        settle_ranks();
-        scores_.train_s += seconds_since(settle_start);
+        running_loss_.add(finish_waiting_training());
         auto record = evaluate_now(running_loss_.mean(NAN));
         running_loss_ = {};
         // The record first: a kill between the two then resumes from the previous checkpoint and
@@ -82,10 +82,7 @@ class Run {
     }
     progress.finish();
     if (interrupted) {
-      const auto settle_start = Clock::now();
-      flush_gathered();
-      settle_ranks();
-      scores_.train_s += seconds_since(settle_start);
+      finish_waiting_training();
       save_checkpoint_if_asked();
     }
     return summary(seconds_since(start), interrupted);
@@ -108,6 +105,16 @@ class Run {
   auto timed_selector(Work&& work) {
     PhaseTimer timer(scores_.phase_s.selector);
     return work();
+  }
+
+  // Before a record or a stop: the training that waits (gathered instances, the ranks' selectors)
+  // runs, and counts in train_s. Returns the mean loss of the last step it ran (NaN if none).
+  double finish_waiting_training() {
+    const auto start = Clock::now();
+    const double loss = flush_gathered();
+    settle_ranks();
+    scores_.train_s += seconds_since(start);
+    return loss;
   }
 
   // Before each record (and checkpoint) of a data-parallel run: the selectors finish what waits on
@@ -212,7 +219,8 @@ class Run {
       loss_only_losses = loss_only_forward(rows(batch.images, plan.loss_only), rows(batch.labels, plan.loss_only));
     if (plan.select_by_loss)
       plan.train = timed_selector([&] { return selector_->select(batch, plan, loss_only_losses, ledger_); });
-    counters_.by_class.add_selection(batch.labels, rows(batch.labels, plan.train));
+    const torch::Tensor chosen_labels = rows(batch.labels, plan.train);
+    counters_.by_class.add_selection(batch.labels, chosen_labels);
 
     double mean_loss = NAN;
     if (batcher_) {
@@ -223,8 +231,8 @@ class Run {
       torch::Tensor train_losses = torch::empty({0});
       // In a data-parallel run every rank takes part in every step, with or without instances.
       if (plan.train.numel() > 0 || collective_->distributed())
-        train_losses = train_on(rows(batch.images, plan.train), rows(batch.labels, plan.train), mean_loss, 0,
-                                plan.train_weight, plan.loss_over_incoming ? batch.size() : 0);
+        train_losses = train_on(rows(batch.images, plan.train), chosen_labels, mean_loss, 0, plan.train_weight,
+                                plan.loss_over_incoming ? batch.size() : 0);
       timed_selector([&] { selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_); });
     }
     counters_.loss_only += plan.loss_only.numel();
