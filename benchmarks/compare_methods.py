@@ -112,7 +112,8 @@ def phase_table(runs, results, dense_train):
                                    for r in rs)
 
         cells = [f"{measured(phase):.3f}x | {counted(ledger_phases):.3f}x" for phase, ledger_phases in PHASES]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {counted(('selection',)):.3f}x | {measured('batch'):.3f}x |")
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {counted(('selection',)):.3f}x | {measured('batch'):.3f}x |")
     return lines
 
 

@@ -83,8 +83,7 @@ std::vector<int64_t> without(const std::vector<int64_t>& sorted, const std::vect
 // batch's instances of each class, in class order.
 std::vector<std::vector<int64_t>> rank_groups(const torch::Tensor& classes, int64_t m, bool by_class) {
   if (!by_class) return {all_indices(m)};
-  TORCH_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == m &&
-                  c10::isIntegralType(classes.scalar_type(), /*includeBool=*/false),
+  TORCH_CHECK(is_class_vector(classes, m),
               "FilterController::decide: --eif-rank-within class needs each instance's class, int64 [", m, "]");
   const auto c = to_vector<int64_t>(classes, m, "classes");
   std::map<int64_t, std::vector<int64_t>> members;
@@ -132,6 +131,11 @@ std::vector<int64_t> sample(std::vector<int64_t> from, int64_t q, uint64_t seed)
 }
 
 }  // namespace
+
+bool is_class_vector(const torch::Tensor& classes, int64_t m) {
+  return classes.defined() && classes.dim() == 1 && classes.size(0) == m &&
+         c10::isIntegralType(classes.scalar_type(), /*includeBool=*/false);
+}
 
 FilterController::FilterController(FilterOptions options)
     : options_(options.validated()), threshold_(options_) {}

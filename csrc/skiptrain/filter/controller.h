@@ -16,6 +16,10 @@
 
 namespace skiptrain::filter {
 
+// Whether `classes` can name each of m instances' class: defined, integral, [m]. The checks of the
+// ranking within classes and of a filter with a High/Low pair per class, each with its own message.
+bool is_class_vector(const torch::Tensor& classes, int64_t m);
+
 // What to do with each instance of one incoming batch of m. All tensors are on the CPU.
 struct Decision {
   // int64 [k]: batch indices predicted High (all of them during warm-up): main forward + backward.

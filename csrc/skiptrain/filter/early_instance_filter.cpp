@@ -54,10 +54,8 @@ torch::Tensor EarlyInstanceFilter::high_low_logits(const torch::Tensor& images, 
               logits.sizes());
   if (logits.size(1) == 2) return logits;
   const int64_t k = logits.size(1) / 2;
-  TORCH_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == m &&
-                  c10::isIntegralType(classes.scalar_type(), /*includeBool=*/false),
-              where, ": a filter network with a High/Low pair per class (logits [m, ", 2 * k,
-              "]) needs each instance's class, int64 [m]");
+  TORCH_CHECK(is_class_vector(classes, m), where, ": a filter network with a High/Low pair per class (logits [m, ",
+              2 * k, "]) needs each instance's class, int64 [m]");
   auto c = classes.to(logits.device(), torch::kInt64);
   // One host sync for the range check.
   TORCH_CHECK(!((c < 0) | (c >= k)).any().item<bool>(), where, ": classes must lie in [0, ", k,
