@@ -54,17 +54,21 @@ def main():
              "2,000 test images); eif+emp: R_set 0.25, keep 0.5 on every conv but the first (the paper's "
              "rule, `--emp-layer-keep none`), accumulate batching.", "",
              f"## Stream throughput ({a.iterations} incoming batches)", "",
-             "| model | batch | method | stream img/s | vs dense | trained share | counted saving | train_s |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "train_s by phase (the summary's train_s_by_phase): the filter's decisions and training (selector) and "
+             "the main model's steps (main step), in seconds.", "",
+             "| model | batch | method | stream img/s | vs dense | trained share | counted saving | train_s | "
+             "selector s | main step s |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for model, batch in [("resnet20", BATCH), ("resnet110", BATCH), ("resnet20", 4 * BATCH)]:
         dense = None
         for name, flags in METHODS.items():
             s = run(a.trainer, a.data_dir, "--model", model, "--iterations", a.iterations, "--eval-every", 0, *flags,
                     batch=batch)
-            rate = s["images_per_s"]
+            rate, phases = s["images_per_s"], s["train_s_by_phase"]
             dense = rate if name == "dense" else dense
             lines.append(f"| {model} | {batch} | {name} | {rate:,.0f} | {rate / dense:.2f}x | "
-                         f"{s['instances_trained'] / s['instances_seen']:.3f} | {s['saving']:.3f} | {s['train_s']:.2f} |")
+                         f"{s['instances_trained'] / s['instances_seen']:.3f} | {s['saving']:.3f} | {s['train_s']:.2f} | "
+                         f"{phases['selector']:.2f} | {phases['main_step']:.2f} |")
             print(lines[-1], flush=True)
             write(a.out, lines)
     steps = a.epochs * -(-SUBSET_TRAIN_IMAGES // BATCH)  # iterations: incoming batches, the last one partial
