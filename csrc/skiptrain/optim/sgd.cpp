@@ -23,11 +23,23 @@ torch::Tensor Sgd::decayed(const torch::Tensor& p, const torch::Tensor& grad) co
   return p * has_gradient;
 }
 
+// On the CPU the parameters step one at a time, which keeps each one's data in cache through the
+// four operations (0.94-0.97x torch::optim::SGD's time: benchmarks/sgd_step.cpp). On a GPU they step
+// together, one foreach op per stage: a few kernel launches instead of one per parameter and stage
+// (a ResNet-20 has 65 parameters), the cost that bounds a small model's step there. The foreach form
+// on the CPU took 1.06-1.17x torch's time for ResNet-20, all at once or one at a time.
 void Sgd::step() {
   torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < parameters_.size(); ++i) {
+  std::vector<size_t> with_gradient;
+  for (size_t i = 0; i < parameters_.size(); ++i)
+    if (parameters_[i].grad().defined()) with_gradient.push_back(i);
+  if (with_gradient.empty()) return;
+  if (parameters_[with_gradient.front()].is_cuda()) {
+    step_together(with_gradient);
+    return;
+  }
+  for (const size_t i : with_gradient) {
     auto& p = parameters_[i];
-    if (!p.grad().defined()) continue;
     torch::Tensor d = p.grad();
     if (options_.weight_decay != 0) d = d.add(decayed(p, d), options_.weight_decay);
     if (options_.momentum != 0) {
@@ -40,6 +52,34 @@ void Sgd::step() {
     }
     p.add_(d, -options_.lr);
   }
+}
+
+void Sgd::step_together(const std::vector<size_t>& which) {
+  std::vector<torch::Tensor> params, grads, pulled;
+  for (const size_t i : which) {
+    params.push_back(parameters_[i]);
+    grads.push_back(parameters_[i].grad());
+    pulled.push_back(decayed(params.back(), grads.back()));
+  }
+  if (options_.weight_decay != 0) grads = at::_foreach_add(grads, pulled, options_.weight_decay);
+  if (options_.momentum != 0) {
+    std::vector<torch::Tensor> buffers, added;  // the momentum buffers that exist, and what they take
+    for (size_t j = 0; j < which.size(); ++j) {
+      auto& buffer = momentum_[which[j]];
+      if (!buffer.defined()) {
+        buffer = grads[j].clone();
+      } else {
+        buffers.push_back(buffer);
+        added.push_back(grads[j]);
+      }
+    }
+    if (!buffers.empty()) {
+      at::_foreach_mul_(buffers, options_.momentum);
+      at::_foreach_add_(buffers, added);
+    }
+    for (size_t j = 0; j < which.size(); ++j) grads[j] = momentum_[which[j]];
+  }
+  at::_foreach_add_(params, grads, -options_.lr);
 }
 
 TensorState Sgd::state() const {

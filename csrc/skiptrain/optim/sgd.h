@@ -1,7 +1,8 @@
 // Stochastic gradient descent with momentum and weight decay, with the update
 // rule of torch.optim.SGD (dampening 0, no Nesterov). skiptrain owns its
-// optimizer so that its whole state is a TensorState and resume is exact; its step
-// takes 0.94-0.95x the time of torch::optim::SGD's (benchmarks/sgd_step.cpp, one thread).
+// optimizer so that its whole state is a TensorState and resume is exact; on the CPU its step
+// takes 0.94-0.97x the time of torch::optim::SGD's (benchmarks/sgd_step.cpp); on a GPU it steps all
+// parameters together in foreach ops.
 #pragma once
 
 #include "skiptrain/state.h"
@@ -40,6 +41,8 @@ class Sgd {
 
  private:
   torch::Tensor decayed(const torch::Tensor& p, const torch::Tensor& grad) const;
+  // The step of parameters_[which] (each with a gradient) in foreach ops, one per stage (GPU).
+  void step_together(const std::vector<size_t>& which);
   std::vector<torch::Tensor> parameters_;
   std::vector<torch::Tensor> momentum_;  // undefined until the parameter's first step
   SgdOptions options_;
