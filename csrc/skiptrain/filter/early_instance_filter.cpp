@@ -73,7 +73,6 @@ Feedback EarlyInstanceFilter::learn(const torch::Tensor& images, const Decision&
   const double lr = options_.lr_at(controller_.batches());
   Labelling labelling = controller_.label(decision, kept_losses, query_losses);
   last_trained_ = 0;
-  last_loss_ = 0;
   // Drawn by the number of the batch being observed.
   auto [which, labels, weights] = training_share(labelling.feedback, controller_.batches() + 1);
   const int64_t labelled = which.numel();
@@ -122,7 +121,6 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> EarlyInstanceFilter::tra
 void EarlyInstanceFilter::train_on_gathered() {
   torch::AutoGradMode enable_grad(true);
   sgd_.zero_grad();
-  double loss = 0;
   if (gathered_count_ > 0) {  // in a data-parallel run, a rank may have gathered nothing yet
     network_->train();
     TORCH_CHECK(gathered_classes_.empty() || gathered_classes_.size() == gathered_images_.size(),
@@ -134,17 +132,15 @@ void EarlyInstanceFilter::train_on_gathered() {
     auto weighted =
         torch::dot(nll, joined(gathered_weights_).to(nll.scalar_type())) / static_cast<double>(gathered_batches_);
     weighted.backward();
-    loss = weighted.item<double>();
   }
   // Each rank's gradient is of its own weighted mean: their mean over the ranks that gathered.
-  const auto sums = dist::sum_gradients(collective_, network_->parameters(), network_->buffers(),
-                                        {loss, gathered_count_ > 0 ? 1.0 : 0.0});
+  const auto sums =
+      dist::sum_gradients(collective_, network_->parameters(), network_->buffers(), {gathered_count_ > 0 ? 1.0 : 0.0});
   if (collective_.distributed()) {
     torch::NoGradGuard no_grad;
-    for (auto& p : network_->parameters()) p.mutable_grad().div_(sums[1]);
+    for (auto& p : network_->parameters()) p.mutable_grad().div_(sums[0]);
   }
   sgd_.step();
-  last_loss_ = sums[0] / sums[1];
   last_trained_ = gathered_count_;
   total_trained_ += gathered_count_;
   gathered_images_.clear();

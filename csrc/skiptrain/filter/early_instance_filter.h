@@ -66,8 +66,6 @@ class EarlyInstanceFilter {
   // Totals of the two counts since the start.
   int64_t total_forward_instances() const { return total_forward_; }
   int64_t total_trained_instances() const { return total_trained_; }
-  // The weighted cross-entropy of the last training step (0 when skipped).
-  double last_loss() const { return last_loss_; }
   // The learning rate the next training step will use (options.lr_at(batches observed)).
   double lr() const { return options_.lr_at(controller_.batches()); }
 
@@ -94,7 +92,6 @@ class EarlyInstanceFilter {
   int64_t last_trained_ = 0;
   int64_t total_forward_ = 0;
   int64_t total_trained_ = 0;
-  double last_loss_ = 0;
   // Labelled instances waiting for the next training step (see learn()).
   // gathered_classes_ only when learn() is given classes (a network with a pair per class).
   std::vector<torch::Tensor> gathered_images_, gathered_labels_, gathered_weights_, gathered_classes_;

@@ -62,7 +62,7 @@ GatheredBatch KeptBatcher::take() {
 void KeptBatcher::report(const GatheredBatch& taken, const torch::Tensor& losses) {
   TORCH_CHECK(losses.numel() == taken.size(), "KeptBatcher::report: ", losses.numel(), " losses for ",
               taken.size(), " instances");
-  const auto l = losses.to(torch::kFloat32).contiguous();
+  const auto l = losses.to(torch::kCPU, torch::kFloat32).contiguous();
   const auto e = taken.entries.contiguous();
   const auto p = taken.positions.contiguous();
   const float* loss = l.data_ptr<float>();

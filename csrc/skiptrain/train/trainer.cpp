@@ -14,6 +14,7 @@
 #include "skiptrain/train/device.h"
 #include "skiptrain/train/evaluate.h"
 #include "skiptrain/train/kept_batcher.h"
+#include "skiptrain/train/lagged_loss.h"
 #include "skiptrain/train/memory_format.h"
 #include "skiptrain/train/methods/methods.h"
 #include "skiptrain/train/metrics_log.h"
@@ -63,14 +64,13 @@ class Run {
         scores_.train_s += seconds_since(step_start);
         continue;
       }
-      const double loss = step(batch);
+      step(batch);
       scores_.train_s += seconds_since(step_start);
-      running_loss_.add(loss);
       progress.update(counters_.iteration, counters_.instances_seen, running_loss_.mean(0));
 
       const bool last = counters_.iteration == total_iterations_;
       if (last || (eval_every_ > 0 && counters_.iteration % eval_every_ == 0)) {
-        running_loss_.add(finish_waiting_training());
+        finish_waiting_training();
         auto record = evaluate_now(running_loss_.mean(NAN));
         running_loss_ = {};
         // The record first: a kill between the two then resumes from the previous checkpoint and
@@ -108,13 +108,13 @@ class Run {
   }
 
   // Before a record or a stop: the training that waits (gathered instances, the ranks' selectors)
-  // runs, and counts in train_s. Returns the mean loss of the last step it ran (NaN if none).
-  double finish_waiting_training() {
+  // runs, and counts in train_s; the last step's loss is read back into the running loss.
+  void finish_waiting_training() {
     const auto start = Clock::now();
-    const double loss = flush_gathered();
+    flush_gathered();
     settle_ranks();
+    note_loss(lagged_loss_.take());
     scores_.train_s += seconds_since(start);
-    return loss;
   }
 
   // Before each record (and checkpoint) of a data-parallel run: the selectors finish what waits on
@@ -188,26 +188,23 @@ class Run {
     model_->train();
   }
 
-  // One incoming batch: the selected step, or in the run's full-stream tail a dense one. Returns the
-  // mean loss of the step it ran; NaN if none ran (nothing kept, or still gathering).
-  double step(const data::Batch& batch) {
+  // One incoming batch: the selected step, or in the run's full-stream tail a dense one.
+  void step(const data::Batch& batch) {
     optimizer_->set_lr(lr_schedule_.at(counters_.iteration));
-    double mean_loss = NAN;
     if (counters_.iteration >= full_stream_from_) {
       flush_gathered();  // the kept instances still gathering train first
       ledger_.add_dense(table_, batch.size());
-      train_on(batch.images, batch.labels, mean_loss);
+      train_on(batch.images, batch.labels);
     } else {
-      mean_loss = selected_step(batch);
+      selected_step(batch);
     }
     counters_.iteration += 1;
     counters_.instances_seen += batch.size();
     counters_.by_class.add_seen(batch.labels);
-    return mean_loss;
   }
 
   // Plan, loss-only forwards, selection by loss (if asked), the main model's step, feedback.
-  double selected_step(const data::Batch& batch) {
+  void selected_step(const data::Batch& batch) {
     Plan plan = timed_selector([&] { return selector_->plan(batch, ledger_); });
     ledger_.add_dense(table_, batch.size());
 
@@ -222,21 +219,19 @@ class Run {
     const torch::Tensor chosen_labels = rows(batch.labels, plan.train);
     counters_.by_class.add_selection(batch.labels, chosen_labels);
 
-    double mean_loss = NAN;
     if (batcher_) {
       batcher_->add(batch, plan, loss_only_losses);
-      while (batcher_->full()) mean_loss = train_gathered();
+      while (batcher_->full()) train_gathered();
       observe_completed();
     } else {
       torch::Tensor train_losses = torch::empty({0});
       // In a data-parallel run every rank takes part in every step, with or without instances.
       if (plan.train.numel() > 0 || collective_->distributed())
-        train_losses = train_on(rows(batch.images, plan.train), chosen_labels, mean_loss, 0, plan.train_weight,
+        train_losses = train_on(rows(batch.images, plan.train), chosen_labels, 0, plan.train_weight,
                                 plan.loss_over_incoming ? batch.size() : 0);
       timed_selector([&] { selector_->observe(batch, plan, train_losses, loss_only_losses, ledger_); });
     }
     counters_.loss_only += plan.loss_only.numel();
-    return mean_loss;
   }
 
   // The main model's per-instance losses [q] without grad, in eval mode (a label-only pass must not
@@ -255,13 +250,13 @@ class Run {
   // The step's loss is the sum of the per-instance losses, each times its `weights` entry (when
   // defined), over `divisor` (the batch's size when 0), or, when `incoming` > 0, over the incoming
   // batch's size the batch was selected from (summed over the ranks, like the batch's size).
-  // Returns the detached per-instance losses (on the CPU, where the selectors read them) and sets
-  // `mean_loss` (their mean; NaN when no rank trained anything).
+  // Returns the detached per-instance losses (on the run's device). Their mean goes to the running
+  // loss (note_loss), on a GPU one step late (lagged_loss.h); a non-finite one stops the run.
   // In a data-parallel run the batch is this rank's part of the step, possibly empty: the batch
   // size is summed over the ranks first, each rank's loss divided by that total, and the
   // gradients summed, which is the gradient of the whole step's loss on one process.
-  torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double& mean_loss,
-                         double divisor = 0, const torch::Tensor& weights = {}, int64_t incoming = 0) {
+  torch::Tensor train_on(const torch::Tensor& images, const torch::Tensor& labels, double divisor = 0,
+                         const torch::Tensor& weights = {}, int64_t incoming = 0) {
     PhaseTimer timer(scores_.phase_s.main_step);
     const int64_t k = labels.size(0);
     double total = k;
@@ -274,22 +269,21 @@ class Run {
       incoming_total = sums[2];
     }
     if (incoming_total > 0) divisor = incoming_total;
-    mean_loss = NAN;
     if (total == 0) return torch::empty({0});
     optimizer_->zero_grad();
-    torch::Tensor losses = torch::empty({0});
-    double loss_sum = 0;
+    torch::Tensor losses = torch::empty({0}, device_);
+    const int64_t iteration = counters_.iteration + 1;
     if (k > 0) {
       losses = per_instance_loss(images, labels);
+      if (!collective_->distributed()) note_loss(lagged_loss_.exchange(losses.detach().mean(), iteration));
       const auto weighted = weights.defined() ? losses * weights.to(losses.device(), losses.scalar_type()) : losses;
       (weighted.sum() / (divisor > 0 ? divisor : total)).backward();
-      mean_loss = losses.detach().mean().item<double>();
-      loss_sum = mean_loss * k;
     }
-    if (collective_->distributed())
-      mean_loss = dist::sum_gradients(*collective_, model_->parameters(), model_->buffers(), {loss_sum})[0] / total;
-    if (!std::isfinite(mean_loss))
-      diverged("loss is " + std::to_string(mean_loss) + " at iteration " + std::to_string(counters_.iteration + 1));
+    if (collective_->distributed()) {
+      const double loss_sum = k > 0 ? losses.detach().mean().item<double>() * k : 0;
+      const auto sums = dist::sum_gradients(*collective_, model_->parameters(), model_->buffers(), {loss_sum});
+      note_loss(StepLoss{sums[0] / total, iteration});
+    }
     optimizer_->step();
     ledger_.add_forward(cost::Phase::MainForward, table_, k);
     ledger_.add_backward(cost::Phase::MainBackward, table_, k, pruning_.any ? &pruning_.kept_fraction : nullptr);
@@ -298,7 +292,15 @@ class Run {
                        pruning_.selection_macs_per_instance * k + pruning_.selection_macs_per_batch);
     counters_.instances_trained += k;
     counters_.by_class.add_trained(labels);
-    return losses.detach().to(torch::kCPU);
+    return losses.detach();
+  }
+
+  // A step's mean loss, read back: it joins the running loss, or stops the run if not finite.
+  void note_loss(const std::optional<StepLoss>& loss) {
+    if (!loss) return;
+    if (!std::isfinite(loss->value))
+      diverged("loss is " + std::to_string(loss->value) + " at iteration " + std::to_string(loss->iteration));
+    running_loss_.add(loss->value);
   }
 
   // --- accumulate batching (see kept_batcher.h) ------------------------------------------
@@ -310,13 +312,11 @@ class Run {
   // iterations, seeds 0-2) ended at 98.33% against 98.74% now and dense's 98.92%. A constant
   // divisor also lets the partial batch an evaluation flushes weigh its instances as a full batch
   // would; averaged over its own few (all hard) instances, one flush moved a LeNet from 98% to 68%.
-  double train_gathered() {
+  void train_gathered() {
     run_deferred_queries();
     const GatheredBatch gathered = batcher_->take();
-    double mean_loss = NAN;
     const double divisor = config_.eif.ratio * static_cast<double>(config_.batch_size);
-    batcher_->report(gathered, train_on(gathered.images, gathered.labels, mean_loss, divisor, gathered.weights));
-    return mean_loss;
+    batcher_->report(gathered, train_on(gathered.images, gathered.labels, divisor, gathered.weights));
   }
 
   // The loss-only forwards the batcher holds back, as one forward, before the model changes.
@@ -334,14 +334,12 @@ class Run {
   }
 
   // Trains what still waits (one partial batch) and hands every loss to the Selector: before each
-  // evaluation and checkpoint, so a checkpoint never holds half-gathered state. NaN if nothing trained.
-  double flush_gathered() {
-    double mean_loss = NAN;
-    if (!batcher_) return mean_loss;
+  // evaluation and checkpoint, so a checkpoint never holds half-gathered state.
+  void flush_gathered() {
+    if (!batcher_) return;
     run_deferred_queries();
-    while (batcher_->waiting() > 0) mean_loss = train_gathered();
+    while (batcher_->waiting() > 0) train_gathered();
     observe_completed();
-    return mean_loss;
   }
 
   // x[which] along the first dimension (`which` on any device), without a copy when `which` is
@@ -486,6 +484,7 @@ class Run {
   Counters counters_;
   Scores scores_;
   RunningLoss running_loss_;
+  LaggedLoss lagged_loss_;  // the last step's loss, still being read back from a GPU
   double data_s_ = 0, eval_s_ = 0;
 };
 
