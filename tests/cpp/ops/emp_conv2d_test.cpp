@@ -230,6 +230,27 @@ TEST(EmpConv2d, NonContiguousInputs) {
   EXPECT_TRUE(torch::allclose(gw, rw));
 }
 
+// The sliced backward as a GPU runs it on a channels-last model (the kept channels gathered from the
+// [N*H*W, C] rows): the reference's gradients, grad_input channels-last where groups = 1.
+TEST(EmpConv2d, SlicedBackwardOfChannelsLastTensors) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  for (const auto& c : cases()) {
+    if (c.name != "resnet3x3" && c.name != "grouped" && c.name != "depthwise" && c.name != "strided") continue;
+    torch::manual_seed(6);
+    const auto x = torch::randn(c.input, torch::kDouble).contiguous(cl);
+    const auto w = torch::randn({c.c_out, c.input[1] / c.groups, c.kh, c.kw}, torch::kDouble).contiguous(cl);
+    const auto y = torch::conv2d(x, w, {}, c.stride, c.padding, c.dilation, c.groups);
+    const auto go = torch::randn(y.sizes(), torch::kDouble).contiguous(cl);
+    const auto kept = torch::tensor({0, 3, 5, 6}, torch::kLong);
+    const auto [gi, gw, gb] = skiptrain::detail::emp_conv2d_backward_sliced(go, x, w, kept, c.stride, c.padding,
+                                                                            c.dilation, c.groups, {true, true, false});
+    const auto [ri, rw, rb] = reference(c, x, w, at::Tensor(), go, kept);
+    EXPECT_TRUE(torch::allclose(gi, ri, 1e-10, 1e-10)) << c.name;
+    EXPECT_TRUE(torch::allclose(gw, rw, 1e-10, 1e-10)) << c.name;
+    if (c.groups == 1) EXPECT_TRUE(gi.is_contiguous(cl)) << c.name;
+  }
+}
+
 void expect_error_naming(const std::function<void()>& f, const std::string& word) {
   try {
     f();
