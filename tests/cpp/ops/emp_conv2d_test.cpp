@@ -230,8 +230,8 @@ TEST(EmpConv2d, NonContiguousInputs) {
   EXPECT_TRUE(torch::allclose(gw, rw));
 }
 
-// The sliced backward as a GPU runs it on a channels-last model (the kept channels gathered from the
-// [N*H*W, C] rows): the reference's gradients, grad_input channels-last where groups = 1.
+// The sliced backward as a GPU runs it on a channels-last model: the reference's gradients,
+// grad_input channels-last where groups = 1.
 TEST(EmpConv2d, SlicedBackwardOfChannelsLastTensors) {
   const auto cl = at::MemoryFormat::ChannelsLast;
   for (const auto& c : cases()) {

@@ -23,16 +23,7 @@ at::MemoryFormat conv_memory_format(const at::Tensor& input, const at::Tensor& w
 
 // t.index_select(dim, idx) laid out in `format`: index_select alone returns NCHW, which the
 // convolution backward of a channels-last model would convert back (cuDNN is fastest channels-last).
-// The channels of a channels-last tensor are the columns of the [N*H*W, C] matrix it is in memory:
-// they are gathered as such (advanced indexing, one element per thread, writes in order), not by
-// index_select along a strided dimension, which took 79 us of a 358 us backward on an H100
-// ([512, 16, 32, 32] keeping 8 channels).
 at::Tensor index_select_as(const at::Tensor& t, int64_t dim, const at::Tensor& idx, at::MemoryFormat format) {
-  if (format == at::MemoryFormat::ChannelsLast && dim == 1 && t.dim() == 4 && t.is_contiguous(format)) {
-    const auto nhwc = t.permute({0, 2, 3, 1});  // a view: [N, H, W, C], contiguous
-    const auto kept = nhwc.reshape({-1, t.size(1)}).index({at::indexing::Slice(), idx});
-    return kept.reshape({t.size(0), t.size(2), t.size(3), idx.numel()}).permute({0, 3, 1, 2});
-  }
   auto sizes = t.sizes().vec();
   sizes[dim] = idx.numel();
   auto out = at::empty(sizes, t.options().memory_format(format));
