@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_EMP = ["--emp-layer-keep", "none"]
 V2 = ["--eif-model", "resnet8-slim", "--eif-train-share", "0.5", "--eif-random-share", "0.5",
       "--full-stream-tail", "0.125"]
+FILTERS_16X16 = {"r8@16": ["--eif-model", "resnet8", "--eif-downsample", "2"], "slim@16": ["--eif-downsample", "2"]}
 INFOBATCH = ["--infobatch-prune", "0.5", "--full-stream-tail", "0.125"]
 CIFAR_METHODS = {
     "sgd": ["--method", "sgd"],
@@ -89,6 +90,12 @@ CIFAR_METHODS = {
                                        "--eif-sees-label", "--eif-rank-within", "class"],
     "eif+emp v2 rs0 stage1 by-class": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
                                        "--eif-random-share", "0", "--eif-rank-within", "class"],
+    # The filter at 16x16 (--eif-downsample 2): ResNet-8 there has the half-width filter's MACs at
+    # 32x32 in wider, cheaper-per-MAC layers; the half-width one there a quarter of its MACs.
+    **{f"eif v2 rs{r} {name}": ["--method", "eif", "--eif-ratio", "0.5", *V2, "--eif-random-share", r, *flags]
+       for r in ("0", "1") for name, flags in FILTERS_16X16.items()},
+    **{f"eif+emp v2 rs0 stage1 {name}": ["--method", "eif+emp", "--eif-ratio", "0.5", "--emp-keep", "0.5", *V2,
+                                         "--eif-random-share", "0", *flags] for name, flags in FILTERS_16X16.items()},
     # InfoBatch's proportions: the top half by rank kept whole, half of the rest drawn at random
     # and weighted 2x relative to the ranked (R_set 0.75, a third of the kept drawn).
     "eif v2 infobatch": ["--method", "eif", "--eif-ratio", "0.75", *V2, "--eif-random-share", "0.34"],

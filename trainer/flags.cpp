@@ -72,6 +72,9 @@ void add_train_flags(CLI::App& cmd, train::TrainConfig& c) {
                  "filter network (auto: lenet-filter for 28x28, resnet8 for 32x32; "
                  "lenet-filter-slim, resnet8-slim: narrower)")
       ->capture_default_str();
+  cmd.add_option("--eif-downsample", c.eif_downsample,
+                 "the filter sees each image average-pooled N x N (2: 16x16 for 32x32 images); 1: as it is")
+      ->capture_default_str();
   cmd.add_flag("--eif-sees-label", c.eif_sees_label,
                "the filter judges each instance with a High/Low pair for its own class (sees the label)");
   cmd.add_option("--eif-lr", f.lr, "filter learning rate")->capture_default_str();

@@ -49,6 +49,18 @@ def tiny_mnist(tmp_path_factory):
     return directory
 
 
+@pytest.fixture(scope="session")
+def tiny_cifar(tmp_path_factory):
+    """A CIFAR-10-format dataset (32x32 RGB): 5 training files of 32 random images, 32 test images."""
+    directory = tmp_path_factory.mktemp("tiny-cifar")
+    rng = np.random.default_rng(2)
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        labels = rng.integers(0, 10, (32, 1), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (32, 3 * 32 * 32), dtype=np.uint8)
+        (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+    return directory
+
+
 def run_trainer(trainer, *args, check=True):
     """Runs the trainer; returns (completed process, parsed last stdout line or None). A `train`
     that names no --device runs on the CPU, where runs are exactly reproducible (the GPU runs of

@@ -172,11 +172,13 @@ def test_eval_refuses_a_foreign_file(trainer, tmp_path):
     assert proc.returncode == 2 and "junk.pt" in proc.stderr
 
 
-def _eif_run(trainer, data, *flags):
-    return run_trainer(trainer, "train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", data,
-                       "--method", "eif", "--eif-ratio", "0.25", "--eif-warmup", "0", "--eif-min-query", "0",
-                       "--iterations", "16", "--batch-size", "32", "--threads", "1", "--eval-every", "0",
-                       "--progress", "none", *flags)[1]
+def _eif_run(trainer, data, *flags, check=True):
+    """The run's summary; with check=False, the completed process."""
+    proc, summary = run_trainer(trainer, "train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", data,
+                                "--method", "eif", "--eif-ratio", "0.25", "--eif-warmup", "0", "--eif-min-query", "0",
+                                "--iterations", "16", "--batch-size", "32", "--threads", "1", "--eval-every", "0",
+                                "--progress", "none", *flags, check=check)
+    return summary if check else proc
 
 
 def test_instances_are_counted_per_class(trainer, tiny_mnist):
@@ -231,6 +233,31 @@ def test_eif_sees_label_changes_the_pick_not_the_budget_and_resumes_only_with_it
     assert resumed["test_loss"] == sees["test_loss"]
     proc, _ = run_trainer(trainer, *base, "--iterations", "16", "--resume", check=False)
     assert proc.returncode == 2 and "--eif-sees-label" in proc.stderr and "sees.pt" in proc.stderr
+
+
+def test_eif_downsample_shows_the_filter_pooled_images_at_a_quarter_of_its_cost(trainer, tiny_cifar, tiny_mnist,
+                                                                                tmp_path):
+    checkpoint = tmp_path / "pooled.pt"
+    base = ["train", "--model", "resnet8", "--dataset", "cifar10", "--data-dir", tiny_cifar, "--method", "eif",
+            "--eif-ratio", "0.5", "--eif-warmup", "0", "--eif-min-query", "0", "--iterations", "6",
+            "--batch-size", "16", "--threads", "1", "--eval-every", "0", "--progress", "none"]
+    # A LeNet filter built for 16x16 refuses 32x32 images: it runs only on pooled ones.
+    run_trainer(trainer, *base, "--eif-model", "lenet-filter", "--eif-downsample", "2")
+    _, full = run_trainer(trainer, *base, "--eif-model", "resnet8-slim")
+    _, pooled = run_trainer(trainer, *base, "--eif-model", "resnet8-slim", "--eif-downsample", "2",
+                            "--checkpoint", checkpoint)
+    assert pooled["instances_trained"] == full["instances_trained"] == 6 * 8
+    ratio = pooled["spent_by_phase"]["filter_forward"] / full["spent_by_phase"]["filter_forward"]
+    assert 0.24 < ratio < 0.26  # every conv's output a quarter the area; the head's MACs stay
+    proc, _ = run_trainer(trainer, *base, "--eif-model", "resnet8-slim", "--iterations", "8", "--resume",
+                          "--checkpoint", checkpoint, check=False)
+    assert proc.returncode == 2 and "--eif-downsample 2" in proc.stderr and "pooled.pt" in proc.stderr
+    for bad, message in [("3", "must divide the image size (32)"), ("0", "must be 1")]:
+        proc, _ = run_trainer(trainer, *base, "--eif-downsample", bad, check=False)
+        assert proc.returncode == 2 and "--eif-downsample" in proc.stderr and message in proc.stderr
+    # MNIST's LeNet filter has no room for 14x14 images: the error names the flag and the size.
+    proc = _eif_run(trainer, tiny_mnist, "--eif-downsample", "2", check=False)
+    assert proc.returncode == 2 and "--eif-downsample 2: the filter would see 14x14 images" in proc.stderr
 
 
 def test_eif_rank_within_class_keeps_the_budget_and_changes_the_pick(trainer, tiny_mnist):

@@ -119,6 +119,8 @@ void TrainConfig::validate() const {
             "--eif-batching: must be shrink or accumulate, got '" + eif_batching + "'");
     require(eif_model == "auto" || one_of(eif_model, models),
             "--eif-model: unknown model '" + eif_model + "'; valid: auto, " + join(models));
+    require(eif_downsample >= 1 && eif_downsample <= 8,
+            "--eif-downsample: must be 1 (the image as it is) to 8, got " + std::to_string(eif_downsample));
   }
   require_layer_rule([&] { nn::check_quant_settings(quant, "--quant-bits", "--quant-grad-bits"); });
   peers.validate(method);

@@ -26,6 +26,7 @@ nlohmann::json config_to_json(const TrainConfig& c) {
                       {"eval_every", c.eval_every},
                       {"eif_batching", c.eif_batching},
                       {"eif_sees_label", c.eif_sees_label},
+                      {"eif_downsample", c.eif_downsample},
                       {"quant_bits", c.quant.bits},
                       {"quant_grad_bits", c.quant.grad_bits}};
   // The convs a pruning run prunes, as resolved for its model: a resume must prune the same ones.
@@ -56,6 +57,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.eval_every = j.value("eval_every", c.eval_every);
   c.eif_batching = j.value("eif_batching", c.eif_batching);
   c.eif_sees_label = j.value("eif_sees_label", c.eif_sees_label);
+  c.eif_downsample = j.value("eif_downsample", c.eif_downsample);
   c.quant.bits = j.value("quant_bits", c.quant.bits);
   c.quant.grad_bits = j.value("quant_grad_bits", c.quant.grad_bits);
   return c;

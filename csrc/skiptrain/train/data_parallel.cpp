@@ -23,6 +23,7 @@ void require_same_training(dist::Collective& collective, const TrainConfig& conf
   training["peers"] = {p.smb_fraction, p.smd_p, p.ohem_ratio, p.sb_beta, p.sb_window, p.infobatch_prune};
   training["eif_model"] = config.eif_model;
   training["eif_sees_label"] = config.eif_sees_label;
+  training["eif_downsample"] = config.eif_downsample;
   training["resume"] = config.resume;
   const auto mine = static_cast<int64_t>(std::hash<std::string>{}(training.dump()));
   auto rank_zeros = torch::tensor({mine}, torch::kInt64);

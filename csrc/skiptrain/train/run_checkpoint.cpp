@@ -70,14 +70,18 @@ void require_same_emp_rules(const TrainConfig& config, const nlohmann::json& sto
   }
 }
 
-// A filter run resumes with the filter head it trained (checkpoints written before --eif-sees-label
-// have the image-only head).
+// A filter run resumes with the filter head and input size it trained (checkpoints written before
+// --eif-sees-label and --eif-downsample have the image-only head and the full image).
 void require_same_filter_head(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
   if (!uses_eif(config.method)) return;
   const bool then = stored.is_object() && stored.value("eif_sees_label", false);
   if (then != config.eif_sees_label)
     throw InputError(path + ": its filter was trained " + (then ? "with" : "without") + " --eif-sees-label; resume " +
                      (then ? "with" : "without") + " it");
+  const int64_t downsample = stored.is_object() ? stored.value("eif_downsample", int64_t{1}) : 1;
+  if (downsample != config.eif_downsample)
+    throw InputError(path + ": its filter was trained with --eif-downsample " + std::to_string(downsample) +
+                     "; resume with the same");
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ class EifSelector : public Selector {
  private:
   // Charges the filter's last training step (a forward and a backward of its instances).
   void charge_training(cost::Ledger& ledger) const;
+  // The images as the filter sees them: average-pooled --eif-downsample x --eif-downsample.
+  torch::Tensor filter_view(const torch::Tensor& images) const;
 
   std::unique_ptr<filter::EarlyInstanceFilter> filter_;
   cost::CostTable filter_table_;
@@ -40,6 +42,7 @@ class EifSelector : public Selector {
   // --eif-sees-label (the filter's head takes the labels) and --eif-rank-within class (its decision does).
   bool sees_label_ = false;
   bool ranks_within_class_ = false;
+  int64_t downsample_ = 1;
 };
 
 }  // namespace skiptrain::train
