@@ -66,9 +66,10 @@ def main():
                     batch=batch)
             rate, phases = s["images_per_s"], s["train_s_by_phase"]
             dense = rate if name == "dense" else dense
-            lines.append(f"| {model} | {batch} | {name} | {rate:,.0f} | {rate / dense:.2f}x | "
-                         f"{s['instances_trained'] / s['instances_seen']:.3f} | {s['saving']:.3f} | {s['train_s']:.2f} | "
-                         f"{phases['selector']:.2f} | {phases['main_step']:.2f} |")
+            share = s["instances_trained"] / s["instances_seen"]
+            lines.append(f"| {model} | {batch} | {name} | {rate:,.0f} | {rate / dense:.2f}x | {share:.3f} | "
+                         f"{s['saving']:.3f} | {s['train_s']:.2f} | {phases['selector']:.2f} | "
+                         f"{phases['main_step']:.2f} |")
             print(lines[-1], flush=True)
             write(a.out, lines)
     steps = a.epochs * -(-SUBSET_TRAIN_IMAGES // BATCH)  # iterations: incoming batches, the last one partial
