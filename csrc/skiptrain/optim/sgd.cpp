@@ -55,13 +55,16 @@ void Sgd::step() {
 }
 
 void Sgd::step_together(const std::vector<size_t>& which) {
-  std::vector<torch::Tensor> params, grads, pulled;
+  std::vector<torch::Tensor> params, grads;
   for (const size_t i : which) {
     params.push_back(parameters_[i]);
     grads.push_back(parameters_[i].grad());
-    pulled.push_back(decayed(params.back(), grads.back()));
   }
-  if (options_.weight_decay != 0) grads = at::_foreach_add(grads, pulled, options_.weight_decay);
+  if (options_.weight_decay != 0) {
+    std::vector<torch::Tensor> pulled;
+    for (size_t j = 0; j < which.size(); ++j) pulled.push_back(decayed(params[j], grads[j]));
+    grads = at::_foreach_add(grads, pulled, options_.weight_decay);
+  }
   if (options_.momentum != 0) {
     std::vector<torch::Tensor> buffers, added;  // the momentum buffers that exist, and what they take
     for (size_t j = 0; j < which.size(); ++j) {

@@ -72,7 +72,7 @@ void require_same_emp_rules(const TrainConfig& config, const nlohmann::json& sto
 
 // A filter run resumes with the filter head and input size it trained (checkpoints written before
 // --eif-sees-label and --eif-downsample have the image-only head and the full image).
-void require_same_filter_head(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
+void require_same_filter(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
   if (!uses_eif(config.method)) return;
   const bool then = stored.is_object() && stored.value("eif_sees_label", false);
   if (then != config.eif_sees_label)
@@ -95,7 +95,7 @@ void resume_run_checkpoint(const TrainConfig& config, const RunState& run) {
                      config.method);
   const auto stored = nlohmann::json::parse(c.config_json, nullptr, /*allow_exceptions=*/false);
   require_same_emp_rules(config, stored, path);
-  require_same_filter_head(config, stored, path);
+  require_same_filter(config, stored, path);
   load_module_state(run.model, sub_state(c.tensors, "model"), path);
   run.optimizer.load_state(sub_state(c.tensors, "optimizer"), path);
   run.selector.load_state(sub_state(c.tensors, "selector"), path);

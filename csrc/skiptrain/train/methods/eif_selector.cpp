@@ -46,26 +46,25 @@ EifSelector::EifSelector(const TrainConfig& config, const nn::ModelSpec& spec, d
 
 Plan EifSelector::plan(const data::Batch& batch, cost::Ledger& ledger) {
   // The labels when the filter's head or ranking uses them.
-  pending_.push_back(
-      filter_->decide(filter_view(batch.images), sees_label_ || ranks_within_class_ ? batch.labels : torch::Tensor()));
+  // The images as the filter sees them, pooled once for its decision and its training on them.
+  auto seen = downsample_ == 1 ? batch.images : torch::avg_pool2d(batch.images, downsample_);
+  auto decision = filter_->decide(seen, sees_label_ || ranks_within_class_ ? batch.labels : torch::Tensor());
+  pending_.push_back({std::move(decision), std::move(seen)});
   ledger.add_forward(cost::Phase::FilterForward, filter_table_, filter_->last_forward_instances());
-  Plan plan{pending_.back().keep, pending_.back().query};
+  const filter::Decision& d = pending_.back().decision;
+  Plan plan{d.keep, d.query};
   // A copy made outside the filter's inference mode, so that the main model's loss can use it in autograd.
-  if (pending_.back().keep_weight.defined()) plan.train_weight = pending_.back().keep_weight.clone();
+  if (d.keep_weight.defined()) plan.train_weight = d.keep_weight.clone();
   return plan;
 }
 
 void EifSelector::observe(const data::Batch& batch, const Plan&, const torch::Tensor& train_losses,
                           const torch::Tensor& loss_only_losses, cost::Ledger& ledger) {
   TORCH_CHECK(!pending_.empty(), "EifSelector::observe without a matching plan");
-  filter_->learn(filter_view(batch.images), pending_.front(), train_losses, loss_only_losses,
+  filter_->learn(pending_.front().images, pending_.front().decision, train_losses, loss_only_losses,
                  sees_label_ ? batch.labels : torch::Tensor());
   pending_.pop_front();
   charge_training(ledger);
-}
-
-torch::Tensor EifSelector::filter_view(const torch::Tensor& images) const {
-  return downsample_ == 1 ? images : torch::avg_pool2d(images, downsample_);
 }
 
 void EifSelector::settle(cost::Ledger& ledger) {

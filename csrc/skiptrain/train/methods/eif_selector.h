@@ -32,13 +32,16 @@ class EifSelector : public Selector {
  private:
   // Charges the filter's last training step (a forward and a backward of its instances).
   void charge_training(cost::Ledger& ledger) const;
-  // The images as the filter sees them: average-pooled --eif-downsample x --eif-downsample.
-  torch::Tensor filter_view(const torch::Tensor& images) const;
 
   std::unique_ptr<filter::EarlyInstanceFilter> filter_;
   cost::CostTable filter_table_;
-  // Decisions whose losses have not come back yet, oldest first (observe follows plan order).
-  std::deque<filter::Decision> pending_;
+  // Decisions whose losses have not come back yet, oldest first (observe follows plan order), with
+  // the images as the filter saw them (average-pooled --eif-downsample x --eif-downsample).
+  struct Pending {
+    filter::Decision decision;
+    torch::Tensor images;
+  };
+  std::deque<Pending> pending_;
   // --eif-sees-label (the filter's head takes the labels) and --eif-rank-within class (its decision does).
   bool sees_label_ = false;
   bool ranks_within_class_ = false;
