@@ -85,8 +85,8 @@ fuzz: deps fuzz-deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	$(FUZZ_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD)
 
-# LeNet-5 on Fashion-MNIST, dense and EIF+EMP side by side (3 epochs each): a table and plots in runs/demo.
-# Accuracy against wall-clock: dense and eif+emp, each trained under budgets of 1, 2 and 4 epochs.
+# LeNet-5 on Fashion-MNIST, accuracy against wall-clock: dense and eif+emp, each trained under budgets
+# of 1, 2 and 4 epochs; a table and plots in runs/demo.
 demo: build
 	$(PYTHON) benchmarks/pareto.py --preset demo --trainer $(TRAINER) --threads $(JOBS)
 
