@@ -74,13 +74,14 @@ void require_same_emp_rules(const TrainConfig& config, const nlohmann::json& sto
 // --eif-sees-label and --eif-downsample have the image-only head and the full image).
 void require_same_filter(const TrainConfig& config, const nlohmann::json& stored, const std::string& path) {
   if (!uses_eif(config.method)) return;
-  const bool then = stored.is_object() && stored.value("eif_sees_label", false);
-  if (then != config.eif_sees_label)
-    throw InputError(path + ": its filter was trained " + (then ? "with" : "without") + " --eif-sees-label; resume " +
-                     (then ? "with" : "without") + " it");
-  const int64_t downsample = stored.is_object() ? stored.value("eif_downsample", int64_t{1}) : 1;
-  if (downsample != config.eif_downsample)
-    throw InputError(path + ": its filter was trained with --eif-downsample " + std::to_string(downsample) +
+  // Settings a checkpoint does not store read as TrainConfig's defaults, as `eval` reads them.
+  const TrainConfig then = stored.is_object() ? config_from_json(stored) : TrainConfig{};
+  const bool saw_label = then.eif_sees_label;
+  if (saw_label != config.eif_sees_label)
+    throw InputError(path + ": its filter was trained " + (saw_label ? "with" : "without") +
+                     " --eif-sees-label; resume " + (saw_label ? "with" : "without") + " it");
+  if (then.eif_downsample != config.eif_downsample)
+    throw InputError(path + ": its filter was trained with --eif-downsample " + std::to_string(then.eif_downsample) +
                      "; resume with the same");
 }
 
